@@ -1,0 +1,9 @@
+//! kpsa: Pod Security Standards and OWASP K01 hardening checks for the
+//! Kubernetes manifests a repository deploys.
+//!
+//! Data flows one way: [`manifest`] (parse, extract) → [`policy`] (evaluate,
+//! no I/O) → [`finding`] (identity, location) → [`scan`] (orchestration) →
+//! [`report`] (bytes for people and machines).
+
+pub mod manifest;
+pub mod policy;

@@ -1,0 +1,10 @@
+//! Parse: YAML streams into position-aware trees, and trees into pod specs.
+
+pub mod chunk;
+pub mod node;
+pub mod workload;
+pub mod yaml;
+
+pub use node::{Entry, Node, Pos, TypeMismatch, Value};
+pub use workload::{ObjectRef, PodTemplateKind, PodView};
+pub use yaml::Limits;
