@@ -7,3 +7,8 @@
 
 pub mod manifest;
 pub mod policy;
+pub mod finding;
+pub mod scan;
+pub mod report;
+pub mod docs;
+pub mod cli;

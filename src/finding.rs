@@ -1,0 +1,152 @@
+//! Findings: a violation placed in its object, file and line, with a stable
+//! identity.
+//!
+//! A finding's fingerprint (`kpsa/v1`) is a hash of what the finding *is*:
+//! target, object kind, namespace, name, subject, check, field path written
+//! with names (`containers[name=app]`) and the offending values. Never the
+//! line number: lines move. Two findings that still collide get an
+//! occurrence number, so fingerprints are unique within a run.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::manifest::ObjectRef;
+use crate::policy::{PssLevel, ServiceAccountKey, Severity, Subject, Tier};
+
+/// The version prefix of every fingerprint; part of kpsa's output contract.
+pub const FINGERPRINT_VERSION: &str = "kpsa/v1";
+
+/// A place in a file, lines and columns counted from 1.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Location {
+    pub path: String,
+    pub line: u32,
+    pub column: u32,
+}
+
+/// One offending field of one subject of one object for one check.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub check: &'static str,
+    pub tier: Tier,
+    pub severity: Severity,
+    pub target: String,
+    pub object: ObjectRef,
+    /// The container at fault, or None when it is the pod.
+    pub container: Option<String>,
+    /// Field path from the object, with names for list items.
+    pub field: String,
+    pub message: String,
+    pub location: Location,
+    pub fingerprint: String,
+    /// Offending values, part of the identity.
+    #[serde(skip)]
+    pub values: Vec<String>,
+    #[serde(skip)]
+    pub unless_service_account: Option<ServiceAccountKey>,
+}
+
+/// The PSS level a pod spec meets, with upstream's admission messages.
+#[derive(Debug, Clone, Serialize)]
+pub struct Workload {
+    pub target: String,
+    pub object: ObjectRef,
+    pub location: Location,
+    /// Field path from the object to the pod template ("" for a Pod).
+    pub template: String,
+    /// The strictest level met: `privileged`, `baseline` or `restricted`.
+    pub level: PssLevel,
+    /// `violates PodSecurity "baseline:v1.37": …`, or null when allowed.
+    pub baseline: Option<String>,
+    pub restricted: Option<String>,
+}
+
+impl Finding {
+    fn identity(&self) -> String {
+        let subject = match &self.container {
+            Some(name) => format!("container:{name}"),
+            None => "pod".to_string(),
+        };
+        let mut values = self.values.clone();
+        values.sort();
+        [
+            FINGERPRINT_VERSION,
+            &self.target,
+            &self.object.kind,
+            self.object.namespace.as_deref().unwrap_or(""),
+            &self.object.name,
+            &subject,
+            self.check,
+            &self.field,
+            &values.join(","),
+        ]
+        .join("\u{0}")
+    }
+}
+
+fn hash(text: &str) -> String {
+    let digest = Sha256::digest(text.as_bytes());
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("{FINGERPRINT_VERSION}:{hex}")
+}
+
+/// Give every finding its fingerprint; collisions get occurrence numbers in
+/// the order the findings are given.
+pub fn assign_fingerprints(findings: &mut [Finding]) {
+    let mut seen: HashMap<String, u32> = HashMap::new();
+    for f in findings.iter_mut() {
+        let identity = f.identity();
+        let n = seen.entry(identity.clone()).or_insert(0);
+        *n += 1;
+        f.fingerprint = if *n == 1 { hash(&identity) } else { hash(&format!("{identity}\u{0}#{n}")) };
+    }
+}
+
+/// The subject of a violation as a finding's `container`.
+pub fn container_of(subject: &Subject) -> Option<String> {
+    match subject {
+        Subject::Pod => None,
+        Subject::Container(name) => Some(name.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(line: u32, values: &[&str]) -> Finding {
+        Finding {
+            check: "privileged",
+            tier: Tier::Baseline,
+            severity: Severity::High,
+            target: "deploy.yaml".into(),
+            object: ObjectRef { api_version: "apps/v1".into(), kind: "Deployment".into(), namespace: None, name: "web".into() },
+            container: Some("app".into()),
+            field: "spec.template.spec.containers[name=app].securityContext.privileged".into(),
+            message: String::new(),
+            location: Location { path: "deploy.yaml".into(), line, column: 1 },
+            fingerprint: String::new(),
+            values: values.iter().map(|s| s.to_string()).collect(),
+            unless_service_account: None,
+        }
+    }
+
+    #[test]
+    fn fingerprints_ignore_lines_and_value_order() {
+        let mut a = [finding(10, &["B", "A"])];
+        let mut b = [finding(99, &["A", "B"])];
+        assign_fingerprints(&mut a);
+        assign_fingerprints(&mut b);
+        assert_eq!(a[0].fingerprint, b[0].fingerprint);
+        assert!(a[0].fingerprint.starts_with("kpsa/v1:"));
+    }
+
+    #[test]
+    fn collisions_get_distinct_fingerprints() {
+        let mut both = [finding(1, &[]), finding(2, &[])];
+        assign_fingerprints(&mut both);
+        assert_ne!(both[0].fingerprint, both[1].fingerprint);
+    }
+}

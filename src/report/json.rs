@@ -1,0 +1,77 @@
+//! The JSON report: a versioned contract (`schema_version`), described in
+//! `docs/json-output.md` and `docs/kpsa-report.schema.json`.
+
+use serde::Serialize;
+
+use super::RunInfo;
+use crate::finding::{Finding, Workload};
+use crate::scan::{InputError, ScanResult, Stats};
+
+/// Bump on any incompatible change of the JSON report.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Serialize)]
+struct Report<'a> {
+    schema_version: u32,
+    tool: Tool,
+    command: &'a str,
+    kubernetes_version: String,
+    level: &'a str,
+    fail_on: &'a str,
+    summary: Summary<'a>,
+    findings: &'a [Finding],
+    workloads: &'a [Workload],
+    errors: &'a [InputError],
+}
+
+#[derive(Serialize)]
+struct Tool {
+    name: &'static str,
+    version: &'static str,
+}
+
+#[derive(Serialize)]
+struct Summary<'a> {
+    #[serde(flatten)]
+    stats: &'a Stats,
+    findings: Counts,
+    gated: usize,
+    errors: usize,
+}
+
+#[derive(Serialize)]
+struct Counts {
+    total: usize,
+    baseline: usize,
+    restricted: usize,
+    hardened: usize,
+}
+
+pub fn render(result: &ScanResult, run: &RunInfo) -> String {
+    let count = |t| result.findings.iter().filter(|f| f.tier == t).count();
+    let report = Report {
+        schema_version: SCHEMA_VERSION,
+        tool: Tool { name: "kpsa", version: env!("CARGO_PKG_VERSION") },
+        command: run.command,
+        kubernetes_version: run.kubernetes_version.to_string(),
+        level: run.level.as_str(),
+        fail_on: run.fail_on.map_or("never", |t| t.as_str()),
+        summary: Summary {
+            stats: &result.stats,
+            findings: Counts {
+                total: result.findings.len(),
+                baseline: count(crate::policy::Tier::Baseline),
+                restricted: count(crate::policy::Tier::Restricted),
+                hardened: count(crate::policy::Tier::Hardened),
+            },
+            gated: super::gated(result, run.fail_on),
+            errors: result.errors.len(),
+        },
+        findings: &result.findings,
+        workloads: &result.workloads,
+        errors: &result.errors,
+    };
+    let mut out = serde_json::to_string_pretty(&report).expect("report serializes");
+    out.push('\n');
+    out
+}

@@ -1,0 +1,147 @@
+//! The text report, for people: each finding with a code frame at its line,
+//! then the errors, then one summary line. Colour only when asked to (a TTY
+//! without `NO_COLOR`, decided by the caller).
+
+use std::collections::HashMap;
+use std::fmt::Write;
+
+use super::RunInfo;
+use crate::finding::Finding;
+use crate::policy::{Severity, Tier};
+use crate::scan::{STDIN_NAME, ScanResult};
+
+struct Style {
+    color: bool,
+}
+
+impl Style {
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
+    }
+    fn severity(&self, s: Severity) -> String {
+        match s {
+            Severity::High => self.paint("1;31", "error"),
+            Severity::Medium => self.paint("1;33", "warning"),
+            Severity::Low => self.paint("1;36", "note"),
+        }
+    }
+    fn dim(&self, text: &str) -> String {
+        self.paint("2", text)
+    }
+}
+
+/// Source lines, read once per file.
+struct Sources<'a> {
+    files: HashMap<String, Option<Vec<String>>>,
+    stdin: Option<&'a str>,
+}
+
+impl Sources<'_> {
+    fn line(&mut self, path: &str, line: u32) -> Option<String> {
+        let stdin = self.stdin;
+        let lines = self.files.entry(path.to_string()).or_insert_with(|| {
+            let text = if path == STDIN_NAME { stdin.map(str::to_string) } else { std::fs::read_to_string(path).ok() };
+            text.map(|t| t.lines().map(str::to_string).collect())
+        });
+        lines.as_ref()?.get(line.checked_sub(1)? as usize).cloned()
+    }
+}
+
+pub fn render(result: &ScanResult, run: &RunInfo, color: bool) -> String {
+    let style = Style { color };
+    let mut sources = Sources { files: HashMap::new(), stdin: result.stdin_text.as_deref() };
+    let mut out = String::new();
+    let mut findings: Vec<&Finding> = result.findings.iter().collect();
+    findings.sort_by(|a, b| (&a.location.path, a.location.line, a.location.column).cmp(&(&b.location.path, b.location.line, b.location.column)));
+    for f in &findings {
+        frame(&mut out, &style, &mut sources, f);
+    }
+    for e in &result.errors {
+        let _ = writeln!(out, "{}: {}", style.paint("1;31", "error"), e.message);
+        let at = match (e.line, e.column) {
+            (Some(l), Some(c)) => format!("{}:{l}:{c}", e.path),
+            (Some(l), None) => format!("{}:{l}", e.path),
+            _ => e.path.clone(),
+        };
+        let _ = writeln!(out, "  {} {at}", style.paint("1;34", "-->"));
+        if let Some(l) = e.line {
+            if let Some(src) = sources.line(&e.path, l) {
+                let w = l.to_string().len();
+                let _ = writeln!(out, "{:w$} {}", "", style.paint("1;34", "|"));
+                let _ = writeln!(out, "{} {} {}", style.paint("1;34", &l.to_string()), style.paint("1;34", "|"), src);
+            }
+        }
+        out.push('\n');
+    }
+    out.push_str(&summary(result, run, &style));
+    out
+}
+
+fn frame(out: &mut String, style: &Style, sources: &mut Sources, f: &Finding) {
+    let _ = writeln!(
+        out,
+        "{}[{}]: {}",
+        style.severity(f.severity),
+        style.paint("1", f.check),
+        style.paint("1", &f.message)
+    );
+    let loc = &f.location;
+    let _ = writeln!(out, "  {} {}:{}:{}", style.paint("1;34", "-->"), loc.path, loc.line, loc.column);
+    let gutter = loc.line.to_string();
+    let w = gutter.len();
+    let bar = style.paint("1;34", "|");
+    if let Some(src) = sources.line(&loc.path, loc.line) {
+        let start = (loc.column as usize).saturating_sub(1);
+        let rest: String = src.chars().skip(start).collect();
+        let token = rest.split([':', ' ']).next().filter(|t| !t.is_empty()).unwrap_or("^");
+        let width = token.trim_start_matches("- ").chars().count().max(1);
+        let _ = writeln!(out, "{:w$} {bar}", "");
+        let _ = writeln!(out, "{} {bar} {src}", style.paint("1;34", &gutter));
+        let marker = style.paint(match f.severity {
+            Severity::High => "1;31",
+            Severity::Medium => "1;33",
+            Severity::Low => "1;36",
+        }, &"^".repeat(width));
+        let _ = writeln!(out, "{:w$} {bar} {}{marker}", "", " ".repeat(start));
+    }
+    let who = match &f.container {
+        Some(c) => format!("{}, container \"{c}\"", f.object.display()),
+        None => f.object.display(),
+    };
+    let tier = match f.tier {
+        Tier::Baseline => "breaks PSS baseline: the pod is at most Privileged",
+        Tier::Restricted => "breaks PSS restricted: the pod is at most Baseline",
+        Tier::Hardened => "OWASP K01 hardening beyond PSS",
+    };
+    let _ = writeln!(out, "{:w$} {} {who}; {} ({})", "", style.dim("="), tier, f.severity.as_str());
+    let _ = writeln!(out, "{:w$} {} field: {}", "", style.dim("="), f.field);
+    let _ = writeln!(out, "{:w$} {} fix: `kpsa explain {}`", "", style.dim("="), f.check);
+    out.push('\n');
+}
+
+fn summary(result: &ScanResult, run: &RunInfo, style: &Style) -> String {
+    let n = |s| result.findings.iter().filter(|f| f.severity == s).count();
+    let plural = |k: usize, one: &str, many: &str| format!("{k} {}", if k == 1 { one } else { many });
+    let mut line = format!(
+        "{} ({} high, {} medium, {} low) in {} from {}",
+        plural(result.findings.len(), "finding", "findings"),
+        n(Severity::High),
+        n(Severity::Medium),
+        n(Severity::Low),
+        plural(result.stats.pod_specs, "pod spec", "pod specs"),
+        plural(result.stats.files, "file", "files"),
+    );
+    if !result.errors.is_empty() {
+        let _ = write!(line, "; {}", style.paint("1;31", &plural(result.errors.len(), "input error", "input errors")));
+    }
+    let _ = write!(line, " [level {}, Kubernetes {}", run.level.as_str(), run.version_label);
+    match run.fail_on {
+        None => line.push_str(", never fails]"),
+        Some(gate) => {
+            let g = super::gated(result, run.fail_on);
+            let _ = write!(line, ", fail on {}: {}]", gate.as_str(), if g == 0 { "pass".into() } else { plural(g, "finding", "findings") });
+        }
+    }
+    line.push('\n');
+    line
+}
