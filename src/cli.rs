@@ -117,7 +117,13 @@ pub fn run(args: impl IntoIterator<Item = String>) -> i32 {
         Command::Scan(args) => run_scan(args),
         Command::Checks => {
             for c in CHECKS {
-                println!("{:<30} {:<10} {:<6}  {}", c.id, c.tier.as_str(), c.tier.severity().as_str(), c.doc.summary);
+                println!(
+                    "{:<30} {:<10} {:<6}  {}",
+                    c.id,
+                    c.tier.as_str(),
+                    c.tier.severity().as_str(),
+                    c.doc.summary
+                );
             }
             EXIT_OK
         }
@@ -128,7 +134,10 @@ pub fn run(args: impl IntoIterator<Item = String>) -> i32 {
             }
             None => {
                 let ids: Vec<&str> = CHECKS.iter().map(|c| c.id).collect();
-                eprintln!("kpsa: unknown check {check:?}; known checks: {}", ids.join(", "));
+                eprintln!(
+                    "kpsa: unknown check {check:?}; known checks: {}",
+                    ids.join(", ")
+                );
                 EXIT_USAGE
             }
         },
@@ -139,7 +148,9 @@ fn run_scan(args: ScanArgs) -> i32 {
     let version = args.kubernetes_version.resolve();
     if let VersionSpec::Exact(v) = args.kubernetes_version {
         if v != version {
-            eprintln!("kpsa: warning: kpsa knows Pod Security policies up to {version}; evaluating {v} as {version}");
+            eprintln!(
+                "kpsa: warning: kpsa knows Pod Security policies up to {version}; evaluating {v} as {version}"
+            );
         }
     }
     let label = match args.kubernetes_version {
@@ -150,9 +161,21 @@ fn run_scan(args: ScanArgs) -> i32 {
     let inputs: Vec<Input> = if args.paths.is_empty() {
         vec![Input::Path(PathBuf::from("."))]
     } else {
-        args.paths.iter().map(|p| if p == "-" { Input::Stdin } else { Input::Path(PathBuf::from(p)) }).collect()
+        args.paths
+            .iter()
+            .map(|p| {
+                if p == "-" {
+                    Input::Stdin
+                } else {
+                    Input::Path(PathBuf::from(p))
+                }
+            })
+            .collect()
     };
-    let pool = match rayon::ThreadPoolBuilder::new().num_threads(args.jobs.unwrap_or(0)).build() {
+    let pool = match rayon::ThreadPoolBuilder::new()
+        .num_threads(args.jobs.unwrap_or(0))
+        .build()
+    {
         Ok(pool) => pool,
         Err(e) => {
             eprintln!("kpsa: cannot start worker threads: {e}");
@@ -166,17 +189,36 @@ fn run_scan(args: ScanArgs) -> i32 {
         FailOn::Hardened => Some(Tier::Hardened),
         FailOn::Never => None,
     };
-    let run = RunInfo { command: "scan", kubernetes_version: version, version_label: label, level: opts.tier, fail_on };
+    let run = RunInfo {
+        command: "scan",
+        kubernetes_version: version,
+        version_label: label,
+        level: opts.tier,
+        fail_on,
+    };
     let color = match args.color {
         ColorArg::Always => true,
         ColorArg::Never => false,
-        ColorArg::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        ColorArg::Auto => {
+            std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
     };
-    let out = match args.format {
-        Format::Text => report::text::render(&result, &run, color),
-        Format::Json => report::json::render(&result, &run),
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let written = match args.format {
+        Format::Text => std::io::Write::write_all(
+            &mut out,
+            report::text::render(&result, &run, color).as_bytes(),
+        ),
+        Format::Json => report::json::write(&result, &run, &mut out),
     };
-    print!("{out}");
+    if let Err(e) = written.and_then(|_| std::io::Write::flush(&mut out)) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("kpsa: cannot write the report: {e}");
+            return EXIT_INPUT;
+        }
+    }
     if !result.errors.is_empty() {
         EXIT_INPUT
     } else if report::gated(&result, fail_on) > 0 {

@@ -15,7 +15,11 @@ fn versions(check: &Check) -> String {
 }
 
 fn overrides(check: &Check) -> Option<String> {
-    let mut ids: Vec<&str> = check.variants.iter().flat_map(|v| v.overrides.iter().copied()).collect();
+    let mut ids: Vec<&str> = check
+        .variants
+        .iter()
+        .flat_map(|v| v.overrides.iter().copied())
+        .collect();
     ids.dedup();
     (!ids.is_empty()).then(|| ids.join(", "))
 }
@@ -24,7 +28,13 @@ fn overrides(check: &Check) -> Option<String> {
 pub fn explain(check: &Check) -> String {
     let mut s = String::new();
     let d = &check.doc;
-    let _ = writeln!(s, "{} ({} tier, {} severity)\n", check.id, check.tier.as_str(), check.tier.severity().as_str());
+    let _ = writeln!(
+        s,
+        "{} ({} tier, {} severity)\n",
+        check.id,
+        check.tier.as_str(),
+        check.tier.severity().as_str()
+    );
     let _ = writeln!(s, "{}\n", d.summary);
     let _ = writeln!(s, "Policy versions: {}", versions(check));
     if let Some(o) = overrides(check) {
@@ -51,16 +61,40 @@ Admission controller decides them, plus three OWASP Kubernetes Top 10 K01 harden
 | check | tier | severity | policy versions |\n| --- | --- | --- | --- |\n",
     );
     for c in CHECKS {
-        let _ = writeln!(s, "| [`{}`](#{}) | {} | {} | {} |", c.id, c.id.to_lowercase(), c.tier.as_str(), c.tier.severity().as_str(), versions(c));
+        let _ = writeln!(
+            s,
+            "| [`{}`](#{}) | {} | {} | {} |",
+            c.id,
+            c.id.to_lowercase(),
+            c.tier.as_str(),
+            c.tier.severity().as_str(),
+            versions(c)
+        );
     }
     for c in CHECKS {
         let d = &c.doc;
-        let _ = write!(s, "\n## {}\n\n{}\n\n- Tier: {} (severity {})\n- Policy versions: {}\n", c.id, d.summary, c.tier.as_str(), c.tier.severity().as_str(), versions(c));
+        let _ = write!(
+            s,
+            "\n## {}\n\n{}\n\n- Tier: {} (severity {})\n- Policy versions: {}\n",
+            c.id,
+            d.summary,
+            c.tier.as_str(),
+            c.tier.severity().as_str(),
+            versions(c)
+        );
         if let Some(o) = overrides(c) {
             let _ = writeln!(s, "- Replaces at the restricted level: `{o}`");
         }
-        let _ = write!(s, "\n**What it looks at.** {}\n\n**Why it matters.** {}\n\n", d.looks_at, d.why);
-        let _ = write!(s, "**Fails:**\n\n```yaml\n{}```\n\n**Fix:**\n\n```yaml\n{}```\n", d.example, d.fix);
+        let _ = write!(
+            s,
+            "\n**What it looks at.** {}\n\n**Why it matters.** {}\n\n",
+            d.looks_at, d.why
+        );
+        let _ = write!(
+            s,
+            "**Fails:**\n\n```yaml\n{}```\n\n**Fix:**\n\n```yaml\n{}```\n",
+            d.example, d.fix
+        );
     }
     s
 }

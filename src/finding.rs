@@ -100,7 +100,11 @@ pub fn assign_fingerprints(findings: &mut [Finding]) {
         let identity = f.identity();
         let n = seen.entry(identity.clone()).or_insert(0);
         *n += 1;
-        f.fingerprint = if *n == 1 { hash(&identity) } else { hash(&format!("{identity}\u{0}#{n}")) };
+        f.fingerprint = if *n == 1 {
+            hash(&identity)
+        } else {
+            hash(&format!("{identity}\u{0}#{n}"))
+        };
     }
 }
 
@@ -122,11 +126,20 @@ mod tests {
             tier: Tier::Baseline,
             severity: Severity::High,
             target: "deploy.yaml".into(),
-            object: ObjectRef { api_version: "apps/v1".into(), kind: "Deployment".into(), namespace: None, name: "web".into() },
+            object: ObjectRef {
+                api_version: "apps/v1".into(),
+                kind: "Deployment".into(),
+                namespace: None,
+                name: "web".into(),
+            },
             container: Some("app".into()),
             field: "spec.template.spec.containers[name=app].securityContext.privileged".into(),
             message: String::new(),
-            location: Location { path: "deploy.yaml".into(), line, column: 1 },
+            location: Location {
+                path: "deploy.yaml".into(),
+                line,
+                column: 1,
+            },
             fingerprint: String::new(),
             values: values.iter().map(|s| s.to_string()).collect(),
             unless_service_account: None,

@@ -5,10 +5,10 @@
 //! no I/O) → [`finding`] (identity, location) → [`scan`] (orchestration) →
 //! [`report`] (bytes for people and machines).
 
+pub mod cli;
+pub mod docs;
+pub mod finding;
 pub mod manifest;
 pub mod policy;
-pub mod finding;
-pub mod scan;
 pub mod report;
-pub mod docs;
-pub mod cli;
+pub mod scan;

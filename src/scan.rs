@@ -118,8 +118,13 @@ pub fn scan(inputs: &[Input], opts: &ScanOptions) -> ScanResult {
         let reader: Box<dyn BufRead> = match path {
             None => {
                 let mut text = Vec::new();
-                if let Err(e) = std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut text) {
-                    result.errors.push(error(name, None, format!("cannot read standard input: {e}")));
+                if let Err(e) = std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut text)
+                {
+                    result.errors.push(error(
+                        name,
+                        None,
+                        format!("cannot read standard input: {e}"),
+                    ));
                     continue;
                 }
                 if text.len() <= 16 * 1024 * 1024 {
@@ -130,12 +135,18 @@ pub fn scan(inputs: &[Input], opts: &ScanOptions) -> ScanResult {
             Some(p) => match File::open(p) {
                 Ok(f) => Box::new(BufReader::with_capacity(256 * 1024, f)),
                 Err(e) => {
-                    result.errors.push(error(name, None, format!("cannot open: {e}")));
+                    result
+                        .errors
+                        .push(error(name, None, format!("cannot open: {e}")));
                     continue;
                 }
             },
         };
-        for item in Chunker::new(reader, opts.limits.max_document_bytes, opts.limits.max_file_bytes) {
+        for item in Chunker::new(
+            reader,
+            opts.limits.max_document_bytes,
+            opts.limits.max_file_bytes,
+        ) {
             match item {
                 Ok(chunk) => {
                     batch_bytes += chunk.text.as_ref().map_or(0, String::len);
@@ -149,7 +160,10 @@ pub fn scan(inputs: &[Input], opts: &ScanOptions) -> ScanResult {
                     // Flush so the error lands after what was read before it.
                     outcomes.extend(run_batch(std::mem::take(&mut batch), &names, opts));
                     batch_bytes = 0;
-                    outcomes.push(Outcome { errors: vec![error(name, e.line, e.message)], ..Outcome::default() });
+                    outcomes.push(Outcome {
+                        errors: vec![error(name, e.line, e.message)],
+                        ..Outcome::default()
+                    });
                 }
             }
         }
@@ -160,7 +174,12 @@ pub fn scan(inputs: &[Input], opts: &ScanOptions) -> ScanResult {
 }
 
 fn error(path: &str, line: Option<u32>, message: String) -> InputError {
-    InputError { path: path.to_string(), line, column: None, message }
+    InputError {
+        path: path.to_string(),
+        line,
+        column: None,
+        message,
+    }
 }
 
 /// Files of a path: the file itself, or every `*.yaml` / `*.yml` below a
@@ -191,7 +210,9 @@ fn expand(path: &Path, files: &mut Vec<(String, Option<PathBuf>)>, errors: &mut 
         if file_name.starts_with('.') {
             continue;
         }
-        let Ok(link_meta) = std::fs::symlink_metadata(&entry) else { continue };
+        let Ok(link_meta) = std::fs::symlink_metadata(&entry) else {
+            continue;
+        };
         if link_meta.is_dir() {
             expand(&entry, files, errors);
         } else if (file_name.ends_with(".yaml") || file_name.ends_with(".yml"))
@@ -203,7 +224,10 @@ fn expand(path: &Path, files: &mut Vec<(String, Option<PathBuf>)>, errors: &mut 
 }
 
 fn run_batch(batch: Vec<(usize, Chunk)>, names: &[String], opts: &ScanOptions) -> Vec<Outcome> {
-    batch.into_par_iter().map(|(index, chunk)| process_chunk(&names[index], chunk, opts)).collect()
+    batch
+        .into_par_iter()
+        .map(|(index, chunk)| process_chunk(&names[index], chunk, opts))
+        .collect()
 }
 
 /// Parse, extract and evaluate one document chunk.
@@ -221,22 +245,27 @@ fn process_chunk(path: &str, chunk: Chunk, opts: &ScanOptions) -> Outcome {
             return out;
         }
     };
-    let docs = match std::panic::catch_unwind(|| parse_documents(&text, chunk.first_line, opts.limits)) {
-        Ok(Ok(docs)) => docs,
-        Ok(Err(e)) => {
-            out.errors.push(InputError {
-                path: path.into(),
-                line: Some(e.pos.line),
-                column: Some(e.pos.column),
-                message: format!("invalid YAML: {}", e.message),
-            });
-            return out;
-        }
-        Err(_) => {
-            out.errors.push(error(path, Some(chunk.first_line), "internal error while parsing this document".into()));
-            return out;
-        }
-    };
+    let docs =
+        match std::panic::catch_unwind(|| parse_documents(&text, chunk.first_line, opts.limits)) {
+            Ok(Ok(docs)) => docs,
+            Ok(Err(e)) => {
+                out.errors.push(InputError {
+                    path: path.into(),
+                    line: Some(e.pos.line),
+                    column: Some(e.pos.column),
+                    message: format!("invalid YAML: {}", e.message),
+                });
+                return out;
+            }
+            Err(_) => {
+                out.errors.push(error(
+                    path,
+                    Some(chunk.first_line),
+                    "internal error while parsing this document".into(),
+                ));
+                return out;
+            }
+        };
     let ctx = Context::default();
     for doc in &docs {
         out.documents += 1;
@@ -244,8 +273,14 @@ fn process_chunk(path: &str, chunk: Chunk, opts: &ScanOptions) -> Outcome {
             out.objects += 1;
             let r = &object.reference;
             if r.kind == "ServiceAccount" && r.api_version == "v1" {
-                let automount = object.node.get("automountServiceAccountToken").and_then(|n| n.as_bool().ok().flatten());
-                out.service_accounts.push(((r.namespace.clone().unwrap_or_default(), r.name.clone()), automount));
+                let automount = object
+                    .node
+                    .get("automountServiceAccountToken")
+                    .and_then(|n| n.as_bool().ok().flatten());
+                out.service_accounts.push((
+                    (r.namespace.clone().unwrap_or_default(), r.name.clone()),
+                    automount,
+                ));
             }
             let view = match pod_view(&object, &opts.kinds) {
                 Ok(Some(view)) => view,
@@ -269,15 +304,27 @@ fn process_chunk(path: &str, chunk: Chunk, opts: &ScanOptions) -> Outcome {
                     message: format!("{} {}: {}", r.display(), e.field, e.mismatch),
                 });
             }
-            let at = |pos: crate::manifest::Pos| Location { path: path.into(), line: pos.line, column: pos.column };
+            let baseline = evaluation.verdict(PssLevel::Baseline);
+            let restricted = evaluation.verdict(PssLevel::Restricted);
+            let at = |pos: crate::manifest::Pos| Location {
+                path: path.into(),
+                line: pos.line,
+                column: pos.column,
+            };
             out.workloads.push(Workload {
                 target: path.into(),
                 object: r.clone(),
                 location: at(view.object_pos),
                 template: view.prefix.trim_end_matches('.').to_string(),
-                level: evaluation.level_met(),
-                baseline: evaluation.admission_message(PssLevel::Baseline, &opts.version_label),
-                restricted: evaluation.admission_message(PssLevel::Restricted, &opts.version_label),
+                level: if !baseline.allowed {
+                    PssLevel::Privileged
+                } else if !restricted.allowed {
+                    PssLevel::Baseline
+                } else {
+                    PssLevel::Restricted
+                },
+                baseline: baseline.admission_message(PssLevel::Baseline, &opts.version_label),
+                restricted: restricted.admission_message(PssLevel::Restricted, &opts.version_label),
             });
             for v in evaluation.violations(opts.tier) {
                 out.findings.push(Finding {
@@ -313,7 +360,9 @@ fn merge(outcomes: Vec<Outcome>, result: &mut ScanResult) {
         result.errors.extend(o.errors);
         // ServiceAccounts seen anywhere in the input settle the automount check.
         result.findings.extend(o.findings.into_iter().filter(|f| {
-            f.unless_service_account.as_ref().is_none_or(|key| service_accounts.get(key) != Some(&Some(false)))
+            f.unless_service_account
+                .as_ref()
+                .is_none_or(|key| service_accounts.get(key) != Some(&Some(false)))
         }));
     }
     assign_fingerprints(&mut result.findings);

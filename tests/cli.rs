@@ -21,12 +21,26 @@ fn restricted_v1_37_fail_fixtures_each_get_findings_with_path_and_line() {
         let c: Vec<&str> = line.split('\t').collect();
         if c[1] == "restricted" && c[2] == "v1.37" && c[3] == "fail" {
             let name = c[0].rsplit('/').next().unwrap().to_string();
-            fs::copy(format!("testdata/psa/pods/{}.yaml", c[7]), fail_dir.join(&name)).unwrap();
+            fs::copy(
+                format!("testdata/psa/pods/{}.yaml", c[7]),
+                fail_dir.join(&name),
+            )
+            .unwrap();
             names.push(name);
         }
     }
     assert_eq!(names.len(), 76);
-    let run = kpsa(dir.path(), &["scan", "restricted/v1.37/fail", "--level", "restricted", "--format", "json"]);
+    let run = kpsa(
+        dir.path(),
+        &[
+            "scan",
+            "restricted/v1.37/fail",
+            "--level",
+            "restricted",
+            "--format",
+            "json",
+        ],
+    );
     assert_eq!(run.code, 1, "{}", run.stderr);
     let report = run.json();
     assert_valid("docs/kpsa-report.schema.json", &report);
@@ -34,11 +48,17 @@ fn restricted_v1_37_fail_fixtures_each_get_findings_with_path_and_line() {
     for name in &names {
         let path = format!("restricted/v1.37/fail/{name}");
         let text = fs::read_to_string(fail_dir.join(name)).unwrap();
-        let mine: Vec<_> = findings.iter().filter(|f| f["location"]["path"] == path.as_str()).collect();
+        let mine: Vec<_> = findings
+            .iter()
+            .filter(|f| f["location"]["path"] == path.as_str())
+            .collect();
         assert!(!mine.is_empty(), "no finding for {path}");
         for f in mine {
             let line = f["location"]["line"].as_u64().unwrap() as usize;
-            assert!(line >= 1 && line <= text.lines().count(), "{path}: line {line} outside the file");
+            assert!(
+                line >= 1 && line <= text.lines().count(),
+                "{path}: line {line} outside the file"
+            );
         }
     }
 }
@@ -47,7 +67,10 @@ fn restricted_v1_37_fail_fixtures_each_get_findings_with_path_and_line() {
 fn finding_points_at_the_offending_field() {
     let dir = workdir();
     fs::write(dir.path().join("d.yaml"), PRIVILEGED_DEPLOYMENT).unwrap();
-    let run = kpsa(dir.path(), &["scan", "d.yaml", "--level", "baseline", "--format", "json"]);
+    let run = kpsa(
+        dir.path(),
+        &["scan", "d.yaml", "--level", "baseline", "--format", "json"],
+    );
     assert_eq!(run.code, 1);
     let report = run.json();
     assert_valid("docs/kpsa-report.schema.json", &report);
@@ -58,8 +81,14 @@ fn finding_points_at_the_offending_field() {
     assert_eq!(f["container"], "app");
     assert_eq!(f["object"]["kind"], "Deployment");
     assert_eq!(f["object"]["namespace"], "shop");
-    assert_eq!(f["field"], "spec.template.spec.containers[name=app].securityContext.privileged");
-    assert_eq!(f["message"], "privileged (container \"app\" must not set securityContext.privileged=true)");
+    assert_eq!(
+        f["field"],
+        "spec.template.spec.containers[name=app].securityContext.privileged"
+    );
+    assert_eq!(
+        f["message"],
+        "privileged (container \"app\" must not set securityContext.privileged=true)"
+    );
     assert_eq!(f["location"]["line"], 13);
     assert_eq!(f["location"]["column"], 11);
     assert_eq!(report["workloads"][0]["level"], "privileged");
@@ -77,10 +106,21 @@ fn text_output_has_a_code_frame_and_no_colour_when_piped() {
     assert_eq!(run.code, 1);
     assert!(run.stdout.contains("error[privileged]"), "{}", run.stdout);
     assert!(run.stdout.contains("--> d.yaml:13:11"), "{}", run.stdout);
-    assert!(run.stdout.contains("13 |           privileged: true"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("13 |           privileged: true"),
+        "{}",
+        run.stdout
+    );
     assert!(run.stdout.contains("^^^^^^^^^^"), "{}", run.stdout);
-    assert!(!run.stdout.contains('\x1b'), "no colour when stdout is not a terminal");
-    assert!(run.stdout.contains("1 finding (1 high, 0 medium, 0 low)"), "{}", run.stdout);
+    assert!(
+        !run.stdout.contains('\x1b'),
+        "no colour when stdout is not a terminal"
+    );
+    assert!(
+        run.stdout.contains("1 finding (1 high, 0 medium, 0 low)"),
+        "{}",
+        run.stdout
+    );
     let forced = kpsa(dir.path(), &["scan", "d.yaml", "--color", "always"]);
     assert!(forced.stdout.contains('\x1b'));
 }
@@ -93,20 +133,36 @@ fn exit_codes_follow_the_gate() {
     fs::write(dir.path().join("priv.yaml"), PRIVILEGED_DEPLOYMENT).unwrap();
     // Restricted-clean pod: only hardened findings, which the default gate ignores.
     assert_eq!(kpsa(dir.path(), &["scan", "clean.yaml"]).code, 0);
-    assert_eq!(kpsa(dir.path(), &["scan", "clean.yaml", "--fail-on", "hardened"]).code, 1);
+    assert_eq!(
+        kpsa(dir.path(), &["scan", "clean.yaml", "--fail-on", "hardened"]).code,
+        1
+    );
     assert_eq!(kpsa(dir.path(), &["scan", "priv.yaml"]).code, 1);
-    assert_eq!(kpsa(dir.path(), &["scan", "priv.yaml", "--fail-on", "never"]).code, 0);
+    assert_eq!(
+        kpsa(dir.path(), &["scan", "priv.yaml", "--fail-on", "never"]).code,
+        0
+    );
     // Usage errors win over everything.
     for bad in ["1.30", "v1.030", "v2.0"] {
-        let run = kpsa(dir.path(), &["scan", "priv.yaml", "--kubernetes-version", bad]);
+        let run = kpsa(
+            dir.path(),
+            &["scan", "priv.yaml", "--kubernetes-version", bad],
+        );
         assert_eq!(run.code, 2, "{bad}");
-        assert!(run.stderr.contains("invalid Kubernetes version"), "{}", run.stderr);
+        assert!(
+            run.stderr.contains("invalid Kubernetes version"),
+            "{}",
+            run.stderr
+        );
     }
     assert_eq!(kpsa(dir.path(), &["scan", "--level", "paranoid"]).code, 2);
     assert_eq!(kpsa(dir.path(), &["explain", "noSuchCheck"]).code, 2);
     // An unreadable input (3) wins over findings (1).
     fs::write(dir.path().join("broken.yaml"), "a: [\n").unwrap();
-    assert_eq!(kpsa(dir.path(), &["scan", "priv.yaml", "broken.yaml"]).code, 3);
+    assert_eq!(
+        kpsa(dir.path(), &["scan", "priv.yaml", "broken.yaml"]).code,
+        3
+    );
     assert_eq!(kpsa(dir.path(), &["scan", "missing.yaml"]).code, 3);
 }
 
@@ -114,9 +170,23 @@ fn exit_codes_follow_the_gate() {
 fn newer_versions_evaluate_as_the_newest_policy_with_a_warning() {
     let dir = workdir();
     fs::write(dir.path().join("d.yaml"), PRIVILEGED_DEPLOYMENT).unwrap();
-    let run = kpsa(dir.path(), &["scan", "d.yaml", "--kubernetes-version", "v1.40", "--format", "json"]);
+    let run = kpsa(
+        dir.path(),
+        &[
+            "scan",
+            "d.yaml",
+            "--kubernetes-version",
+            "v1.40",
+            "--format",
+            "json",
+        ],
+    );
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("evaluating v1.40 as v1.37"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("evaluating v1.40 as v1.37"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(run.json()["kubernetes_version"], "v1.37");
 }
 
@@ -126,20 +196,42 @@ fn bad_inputs_fail_alone_and_the_rest_is_still_reported() {
     let p = dir.path();
     fs::write(p.join("good.yaml"), PRIVILEGED_DEPLOYMENT).unwrap();
     // Malformed YAML in the middle of a stream: the documents around it still count.
-    fs::write(p.join("malformed.yaml"), format!("{PRIVILEGED_DEPLOYMENT}---\nkind: [oops\n---\n{}", PRIVILEGED_DEPLOYMENT.replace("web", "web2"))).unwrap();
+    fs::write(
+        p.join("malformed.yaml"),
+        format!(
+            "{PRIVILEGED_DEPLOYMENT}---\nkind: [oops\n---\n{}",
+            PRIVILEGED_DEPLOYMENT.replace("web", "web2")
+        ),
+    )
+    .unwrap();
     // A billion-laughs alias bomb that would expand to about a gigabyte.
     let mut bomb = String::from("a0: &a0 [\"lol_lol_lol_lol_lol_lol_lol_lol_lol_lol\"]\n");
     for i in 1..10 {
-        bomb.push_str(&format!("a{i}: &a{i} [{}]\n", vec![format!("*a{}", i - 1); 10].join(",")));
+        bomb.push_str(&format!(
+            "a{i}: &a{i} [{}]\n",
+            vec![format!("*a{}", i - 1); 10].join(",")
+        ));
     }
     fs::write(p.join("bomb.yaml"), bomb).unwrap();
     // 10,000 levels of nesting, block and flow style.
     let deep = format!("{}x\n", "- ".repeat(10_000));
     fs::write(p.join("deep.yaml"), deep).unwrap();
-    fs::write(p.join("deepflow.yaml"), format!("{}{}", "[".repeat(10_000), "]".repeat(10_000))).unwrap();
+    fs::write(
+        p.join("deepflow.yaml"),
+        format!("{}{}", "[".repeat(10_000), "]".repeat(10_000)),
+    )
+    .unwrap();
     // A binary file and a non-UTF-8 file.
-    fs::write(p.join("binary.yaml"), [0x7f, b'E', b'L', b'F', 0, 1, 2, 3, 0xff]).unwrap();
-    fs::write(p.join("latin1.yaml"), b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: caf\xe9}\n").unwrap();
+    fs::write(
+        p.join("binary.yaml"),
+        [0x7f, b'E', b'L', b'F', 0, 1, 2, 3, 0xff],
+    )
+    .unwrap();
+    fs::write(
+        p.join("latin1.yaml"),
+        b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: caf\xe9}\n",
+    )
+    .unwrap();
     fs::write(p.join("empty.yaml"), "# only a comment\n").unwrap();
 
     let run = kpsa(p, &["scan", ".", "--level", "baseline", "--format", "json"]);
@@ -157,33 +249,79 @@ fn bad_inputs_fail_alone_and_the_rest_is_still_reported() {
     };
     let malformed = error_for("malformed.yaml");
     assert_eq!(malformed["line"], 16, "{malformed}");
-    assert!(error_for("bomb.yaml")["message"].as_str().unwrap().contains("alias"));
-    assert!(error_for("deep.yaml")["message"].as_str().unwrap().contains("nesting"));
-    assert!(error_for("deepflow.yaml")["message"].as_str().unwrap().contains("invalid YAML"));
-    assert!(error_for("binary.yaml")["message"].as_str().unwrap().contains("binary"));
+    assert!(
+        error_for("bomb.yaml")["message"]
+            .as_str()
+            .unwrap()
+            .contains("alias")
+    );
+    assert!(
+        error_for("deep.yaml")["message"]
+            .as_str()
+            .unwrap()
+            .contains("nesting")
+    );
+    assert!(
+        error_for("deepflow.yaml")["message"]
+            .as_str()
+            .unwrap()
+            .contains("invalid YAML")
+    );
+    assert!(
+        error_for("binary.yaml")["message"]
+            .as_str()
+            .unwrap()
+            .contains("binary")
+    );
     let latin = error_for("latin1.yaml");
     assert!(latin["message"].as_str().unwrap().contains("UTF-8"));
     assert_eq!(latin["line"], 3);
     assert_eq!(errors.len(), 6, "{errors:?}");
     // good.yaml and both good documents of malformed.yaml are reported.
-    let names: Vec<&str> = report["findings"].as_array().unwrap().iter().map(|f| f["object"]["name"].as_str().unwrap()).collect();
-    assert_eq!(names.iter().filter(|n| **n == "web").count(), 2, "{names:?}");
-    assert_eq!(names.iter().filter(|n| **n == "web2").count(), 1, "{names:?}");
+    let names: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["object"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names.iter().filter(|n| **n == "web").count(),
+        2,
+        "{names:?}"
+    );
+    assert_eq!(
+        names.iter().filter(|n| **n == "web2").count(),
+        1,
+        "{names:?}"
+    );
 
     // The text report names each bad file and line too.
     let text = kpsa(p, &["scan", "malformed.yaml", "--level", "baseline"]);
     assert_eq!(text.code, 3);
-    assert!(text.stdout.contains("--> malformed.yaml:16"), "{}", text.stdout);
+    assert!(
+        text.stdout.contains("--> malformed.yaml:16"),
+        "{}",
+        text.stdout
+    );
     assert!(text.stdout.contains("1 input error"), "{}", text.stdout);
 }
 
 #[test]
 fn stdin_is_an_input() {
     let dir = workdir();
-    let run = kpsa_stdin(dir.path(), &["scan", "-", "--level", "baseline"], Some(PRIVILEGED_DEPLOYMENT.as_bytes()), &[]);
+    let run = kpsa_stdin(
+        dir.path(),
+        &["scan", "-", "--level", "baseline"],
+        Some(PRIVILEGED_DEPLOYMENT.as_bytes()),
+        &[],
+    );
     assert_eq!(run.code, 1);
     assert!(run.stdout.contains("--> <stdin>:13:11"), "{}", run.stdout);
-    assert!(run.stdout.contains("privileged: true"), "code frame from stdin: {}", run.stdout);
+    assert!(
+        run.stdout.contains("privileged: true"),
+        "code frame from stdin: {}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -196,18 +334,39 @@ fn lists_and_cronjobs_and_service_accounts_across_documents() {
     fs::write(dir.path().join("b-sa.yaml"), sa).unwrap();
     let run = kpsa(dir.path(), &["scan", ".", "--format", "json"]);
     let report = run.json();
-    let checks: Vec<&str> = report["findings"].as_array().unwrap().iter().map(|f| f["check"].as_str().unwrap()).collect();
+    let checks: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["check"].as_str().unwrap())
+        .collect();
     assert!(checks.contains(&"hostNamespaces"), "{checks:?}");
-    assert!(!checks.contains(&"automountServiceAccountToken"), "{checks:?}");
-    let host = report["findings"].as_array().unwrap().iter().find(|f| f["check"] == "hostNamespaces").unwrap();
+    assert!(
+        !checks.contains(&"automountServiceAccountToken"),
+        "{checks:?}"
+    );
+    let host = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["check"] == "hostNamespaces")
+        .unwrap();
     assert_eq!(host["field"], "spec.jobTemplate.spec.template.spec.hostPID");
     assert_eq!(host["object"]["kind"], "CronJob");
     assert_eq!(host["location"]["line"], 13);
     // Without the ServiceAccount the token is automounted.
     fs::remove_file(dir.path().join("b-sa.yaml")).unwrap();
     let again = kpsa(dir.path(), &["scan", ".", "--format", "json"]).json();
-    let auto = again["findings"].as_array().unwrap().iter().find(|f| f["check"] == "automountServiceAccountToken").unwrap();
-    assert_eq!(auto["message"], "automountServiceAccountToken (pod or ServiceAccount \"runner\" must set automountServiceAccountToken=false)");
+    let auto = again["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["check"] == "automountServiceAccountToken")
+        .unwrap();
+    assert_eq!(
+        auto["message"],
+        "automountServiceAccountToken (pod or ServiceAccount \"runner\" must set automountServiceAccountToken=false)"
+    );
 }
 
 #[test]
@@ -215,7 +374,12 @@ fn explain_and_checks_print_the_check_docs() {
     let dir = workdir();
     let run = kpsa(dir.path(), &["explain", "privileged"]);
     assert_eq!(run.code, 0);
-    assert!(run.stdout.starts_with("privileged (baseline tier, high severity)"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .starts_with("privileged (baseline tier, high severity)"),
+        "{}",
+        run.stdout
+    );
     assert!(run.stdout.contains("Fix:"));
     let checks = kpsa(dir.path(), &["checks"]);
     assert_eq!(checks.stdout.lines().count(), 22);

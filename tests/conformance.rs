@@ -51,10 +51,19 @@ fn rows() -> Vec<Row> {
 fn family(check: &str) -> BTreeSet<&'static str> {
     let mut ids = BTreeSet::new();
     for c in CHECKS {
-        let overrides: Vec<&str> = c.variants.iter().flat_map(|v| v.overrides.iter().copied()).collect();
+        let overrides: Vec<&str> = c
+            .variants
+            .iter()
+            .flat_map(|v| v.overrides.iter().copied())
+            .collect();
         if c.id == check || overrides.contains(&check) {
             ids.insert(c.id);
-            ids.extend(CHECKS.iter().map(|c| c.id).filter(|id| overrides.contains(id)));
+            ids.extend(
+                CHECKS
+                    .iter()
+                    .map(|c| c.id)
+                    .filter(|id| overrides.contains(id)),
+            );
         }
     }
     ids
@@ -63,15 +72,22 @@ fn family(check: &str) -> BTreeSet<&'static str> {
 #[test]
 fn all_upstream_fixtures_conform() {
     let rows = rows();
-    assert_eq!(rows.len(), 4537, "the vendored index must hold every upstream fixture");
+    assert_eq!(
+        rows.len(),
+        4537,
+        "the vendored index must hold every upstream fixture"
+    );
     let mut passed = 0;
     let mut failures = Vec::new();
     let mut hint_mismatches = Vec::new();
     for row in &rows {
         let text = std::fs::read_to_string(format!("testdata/psa/pods/{}.yaml", row.blob)).unwrap();
-        let docs = parse_documents(&text, 1, Limits::default()).unwrap_or_else(|e| panic!("{}: {e:?}", row.path));
+        let docs = parse_documents(&text, 1, Limits::default())
+            .unwrap_or_else(|e| panic!("{}: {e:?}", row.path));
         let objs = objects(&docs[0]);
-        let view = pod_view(&objs[0], &default_pod_template_kinds()).unwrap().unwrap();
+        let view = pod_view(&objs[0], &default_pod_template_kinds())
+            .unwrap()
+            .unwrap();
         let minor: u32 = row.version.trim_start_matches("v1.").parse().unwrap();
         let version = Version::v1(minor);
         let (level, tier) = match row.level.as_str() {
@@ -83,11 +99,22 @@ fn all_upstream_fixtures_conform() {
         let verdict = eval.verdict(level);
         let violations = eval.violations(tier);
         let active = active_ids(level, version);
-        let failed: Vec<&str> =
-            eval.failures.iter().map(|f| f.check.id).filter(|id| active.contains(id)).collect();
-        let hint: Vec<&str> = if row.violations == "-" { vec![] } else { row.violations.split(',').collect() };
+        let failed: Vec<&str> = eval
+            .failures
+            .iter()
+            .map(|f| f.check.id)
+            .filter(|id| active.contains(id))
+            .collect();
+        let hint: Vec<&str> = if row.violations == "-" {
+            vec![]
+        } else {
+            row.violations.split(',').collect()
+        };
         if failed != hint {
-            hint_mismatches.push(format!("{}: fired {failed:?}, index says {hint:?}", row.path));
+            hint_mismatches.push(format!(
+                "{}: fired {failed:?}, index says {hint:?}",
+                row.path
+            ));
         }
         let ok = if row.expect == "fail" {
             let fam = family(&row.check);
@@ -101,11 +128,23 @@ fn all_upstream_fixtures_conform() {
         if ok {
             passed += 1;
         } else {
-            failures.push(format!("{} ({}): {:?} / {:?}", row.path, row.expect, verdict.messages, violations));
+            failures.push(format!(
+                "{} ({}): {:?} / {:?}",
+                row.path, row.expect, verdict.messages, violations
+            ));
         }
     }
     println!("conformance: {passed} / {} upstream fixtures", rows.len());
-    assert!(failures.is_empty(), "{} fixtures failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} fixtures failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert_eq!(passed, 4537);
-    assert!(hint_mismatches.is_empty(), "checks fired differ from INDEX.tsv:\n{}", hint_mismatches.join("\n"));
+    assert!(
+        hint_mismatches.is_empty(),
+        "checks fired differ from INDEX.tsv:\n{}",
+        hint_mismatches.join("\n")
+    );
 }

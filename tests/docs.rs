@@ -11,9 +11,16 @@ fn checks_md_is_generated_from_the_check_docs() {
         std::fs::write("docs/checks.md", &generated).unwrap();
     }
     let committed = std::fs::read_to_string("docs/checks.md").unwrap_or_default();
-    assert!(committed == generated, "docs/checks.md is stale: run `KPSA_UPDATE_DOCS=1 cargo test --test docs`");
+    assert!(
+        committed == generated,
+        "docs/checks.md is stale: run `KPSA_UPDATE_DOCS=1 cargo test --test docs`"
+    );
     for check in CHECKS {
-        assert!(committed.contains(&format!("\n## {}\n", check.id)), "{} undocumented", check.id);
+        assert!(
+            committed.contains(&format!("\n## {}\n", check.id)),
+            "{} undocumented",
+            check.id
+        );
         let explained = kpsa::docs::explain(check);
         assert!(explained.contains(check.doc.why), "{}", check.id);
         assert!(committed.contains(check.doc.why), "{}", check.id);
@@ -24,7 +31,13 @@ fn checks_md_is_generated_from_the_check_docs() {
 fn every_check_documents_a_failing_example_and_its_fix() {
     for check in CHECKS {
         let d = &check.doc;
-        for (what, text) in [("summary", d.summary), ("looks_at", d.looks_at), ("why", d.why), ("example", d.example), ("fix", d.fix)] {
+        for (what, text) in [
+            ("summary", d.summary),
+            ("looks_at", d.looks_at),
+            ("why", d.why),
+            ("example", d.example),
+            ("fix", d.fix),
+        ] {
             assert!(!text.trim().is_empty(), "{}: empty {what}", check.id);
         }
         assert_ne!(d.example, d.fix, "{}", check.id);
@@ -38,15 +51,27 @@ fn each_documented_example_fails_its_check_and_each_fix_passes_it() {
     use kpsa::policy::{Context, Version, evaluate};
     let fails = |check: &str, spec_yaml: &str| -> bool {
         let yaml = format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: doc}}\n{spec_yaml}");
-        let root = parse_documents(&yaml, 1, Limits::default()).unwrap().remove(0);
+        let root = parse_documents(&yaml, 1, Limits::default())
+            .unwrap()
+            .remove(0);
         let objs = objects(&root);
-        let view = pod_view(&objs[0], &default_pod_template_kinds()).unwrap().unwrap();
+        let view = pod_view(&objs[0], &default_pod_template_kinds())
+            .unwrap()
+            .unwrap();
         let e = evaluate(&view, Version::v1(37), &Context::default());
         assert!(e.errors.is_empty(), "{check}: {:?}", e.errors);
         e.failures.iter().any(|f| f.check.id == check)
     };
     for check in CHECKS {
-        assert!(fails(check.id, check.doc.example), "{}: the documented example passes", check.id);
-        assert!(!fails(check.id, check.doc.fix), "{}: the documented fix still fails", check.id);
+        assert!(
+            fails(check.id, check.doc.example),
+            "{}: the documented example passes",
+            check.id
+        );
+        assert!(
+            !fails(check.id, check.doc.fix),
+            "{}: the documented fix still fails",
+            check.id
+        );
     }
 }

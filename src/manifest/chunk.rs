@@ -70,15 +70,24 @@ impl<R: BufRead> Chunker<R> {
         self.current_first_line = next_first_line;
         let text = if oversized {
             Err(ChunkError {
-                pos: Pos { line: first_line, column: 1 },
-                message: format!("document is larger than the limit of {} bytes", self.max_document_bytes),
+                pos: Pos {
+                    line: first_line,
+                    column: 1,
+                },
+                message: format!(
+                    "document is larger than the limit of {} bytes",
+                    self.max_document_bytes
+                ),
             })
         } else {
             String::from_utf8(bytes).map_err(|e| {
                 let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
                 let line = first_line + valid.iter().filter(|&&b| b == b'\n').count() as u32;
                 let column = valid.iter().rev().take_while(|&&b| b != b'\n').count() as u32 + 1;
-                ChunkError { pos: Pos { line, column }, message: "invalid UTF-8: YAML input must be UTF-8 text".into() }
+                ChunkError {
+                    pos: Pos { line, column },
+                    message: "invalid UTF-8: YAML input must be UTF-8 text".into(),
+                }
             })
         };
         Chunk { first_line, text }
@@ -113,13 +122,20 @@ impl<R: BufRead> Iterator for Chunker<R> {
 impl<R: BufRead> Chunker<R> {
     /// Handle one line; `Some` when an item (or the end) is ready.
     #[allow(clippy::type_complexity)]
-    fn consume_line(&mut self, buf: &[u8], read: std::io::Result<usize>) -> Option<Option<Result<Chunk, FileError>>> {
+    fn consume_line(
+        &mut self,
+        buf: &[u8],
+        read: std::io::Result<usize>,
+    ) -> Option<Option<Result<Chunk, FileError>>> {
         {
             let n = match read {
                 Ok(n) => n,
                 Err(e) => {
                     self.done = true;
-                    return Some(Some(Err(FileError { line: None, message: format!("cannot read: {e}") })));
+                    return Some(Some(Err(FileError {
+                        line: None,
+                        message: format!("cannot read: {e}"),
+                    })));
                 }
             };
             if n == 0 {
@@ -136,7 +152,10 @@ impl<R: BufRead> Chunker<R> {
                 self.done = true;
                 return Some(Some(Err(FileError {
                     line: Some(self.line),
-                    message: format!("file is larger than the limit of {} bytes", self.max_file_bytes),
+                    message: format!(
+                        "file is larger than the limit of {} bytes",
+                        self.max_file_bytes
+                    ),
                 })));
             }
             let mut line: &[u8] = buf;
@@ -193,11 +212,18 @@ mod tests {
     #[test]
     fn splits_on_document_markers_and_keeps_line_numbers() {
         let out = chunks(b"a: 1\n---\nb: 2\n--- # c\nc: 3\n");
-        let got: Vec<(u32, String)> =
-            out.into_iter().map(|c| c.unwrap()).map(|c| (c.first_line, c.text.unwrap())).collect();
+        let got: Vec<(u32, String)> = out
+            .into_iter()
+            .map(|c| c.unwrap())
+            .map(|c| (c.first_line, c.text.unwrap()))
+            .collect();
         assert_eq!(
             got,
-            vec![(1, "a: 1\n".into()), (2, "---\nb: 2\n".into()), (4, "--- # c\nc: 3\n".into())]
+            vec![
+                (1, "a: 1\n".into()),
+                (2, "---\nb: 2\n".into()),
+                (4, "--- # c\nc: 3\n".into())
+            ]
         );
     }
 
@@ -219,7 +245,10 @@ mod tests {
         let out = chunks(b"a: 1\n---\nb: \xff\n---\nc: 3\n");
         let texts: Vec<_> = out.into_iter().map(|c| c.unwrap().text).collect();
         assert!(texts[0].is_ok());
-        assert_eq!(texts[1].as_ref().unwrap_err().pos, Pos { line: 3, column: 4 });
+        assert_eq!(
+            texts[1].as_ref().unwrap_err().pos,
+            Pos { line: 3, column: 4 }
+        );
         assert!(texts[2].is_ok());
     }
 
@@ -228,9 +257,18 @@ mod tests {
         let mut input = b"a: 1\n---\n".to_vec();
         input.extend(std::iter::repeat_n(b"x: 1\n".as_slice(), 400).flatten());
         input.extend_from_slice(b"---\nc: 3\n");
-        let texts: Vec<_> = chunks(&input).into_iter().map(|c| c.unwrap().text).collect();
+        let texts: Vec<_> = chunks(&input)
+            .into_iter()
+            .map(|c| c.unwrap().text)
+            .collect();
         assert_eq!(texts.len(), 3);
-        assert!(texts[1].as_ref().unwrap_err().message.contains("larger than"));
+        assert!(
+            texts[1]
+                .as_ref()
+                .unwrap_err()
+                .message
+                .contains("larger than")
+        );
         assert_eq!(texts[2].as_ref().unwrap(), "---\nc: 3\n");
     }
 }

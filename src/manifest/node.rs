@@ -114,7 +114,8 @@ fn parse_int(t: &str) -> Option<i64> {
     if digits.is_empty() {
         return None;
     }
-    let (radix, body) = if let Some(rest) = digits.strip_prefix("0x").or(digits.strip_prefix("0X")) {
+    let (radix, body) = if let Some(rest) = digits.strip_prefix("0x").or(digits.strip_prefix("0X"))
+    {
         (16, rest)
     } else if let Some(rest) = digits.strip_prefix("0o").or(digits.strip_prefix("0O")) {
         (8, rest)
@@ -136,8 +137,18 @@ fn parse_int(t: &str) -> Option<i64> {
 fn looks_like_float(t: &str) -> bool {
     matches!(
         t,
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" | "-.inf" | "-.Inf" | "-.INF" | ".nan"
-            | ".NaN" | ".NAN"
+        ".inf"
+            | ".Inf"
+            | ".INF"
+            | "+.inf"
+            | "+.Inf"
+            | "+.INF"
+            | "-.inf"
+            | "-.Inf"
+            | "-.INF"
+            | ".nan"
+            | ".NaN"
+            | ".NAN"
     ) || (t.bytes().any(|b| b.is_ascii_digit())
         && t.bytes()
             .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-' | b'_'))
@@ -210,7 +221,11 @@ impl Node {
     }
 
     fn mismatch(&self, expected: &'static str) -> TypeMismatch {
-        TypeMismatch { pos: self.pos, expected, found: self.describe() }
+        TypeMismatch {
+            pos: self.pos,
+            expected,
+            found: self.describe(),
+        }
     }
 
     /// A boolean field: `Ok(None)` when null.
@@ -263,7 +278,10 @@ mod tests {
     use super::*;
 
     fn plain(t: &str) -> Scalar {
-        Scalar { text: t.to_string(), plain: true }
+        Scalar {
+            text: t.to_string(),
+            plain: true,
+        }
     }
 
     #[test]
@@ -274,7 +292,10 @@ mod tests {
         for t in ["no", "off", "False", "N"] {
             assert_eq!(plain(t).resolve(), Resolved::Bool(false), "{t}");
         }
-        let quoted = Scalar { text: "true".into(), plain: false };
+        let quoted = Scalar {
+            text: "true".into(),
+            plain: false,
+        };
         assert_eq!(quoted.resolve(), Resolved::Str("true"));
     }
 

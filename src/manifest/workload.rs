@@ -59,7 +59,11 @@ pub struct PodTemplateKind {
 
 impl PodTemplateKind {
     pub fn new(group: &str, kind: &str, path: &[&str]) -> Self {
-        PodTemplateKind { group: group.into(), kind: kind.into(), path: path.iter().map(|s| s.to_string()).collect() }
+        PodTemplateKind {
+            group: group.into(),
+            kind: kind.into(),
+            path: path.iter().map(|s| s.to_string()).collect(),
+        }
     }
 }
 
@@ -74,7 +78,11 @@ pub fn default_pod_template_kinds() -> Vec<PodTemplateKind> {
         PodTemplateKind::new("apps", "StatefulSet", &["spec", "template"]),
         PodTemplateKind::new("apps", "DaemonSet", &["spec", "template"]),
         PodTemplateKind::new("batch", "Job", &["spec", "template"]),
-        PodTemplateKind::new("batch", "CronJob", &["spec", "jobTemplate", "spec", "template"]),
+        PodTemplateKind::new(
+            "batch",
+            "CronJob",
+            &["spec", "jobTemplate", "spec", "template"],
+        ),
     ]
 }
 
@@ -109,7 +117,9 @@ pub fn objects(root: &Node) -> Vec<Object<'_>> {
     let mut out = Vec::new();
     let mut pending = vec![root];
     while let Some(node) = pending.pop() {
-        let Some(reference) = object_ref(node) else { continue };
+        let Some(reference) = object_ref(node) else {
+            continue;
+        };
         if reference.kind.ends_with("List") {
             if let Some(items) = node.get("items") {
                 // Reverse so that items come out in document order.
@@ -126,22 +136,42 @@ fn object_ref(node: &Node) -> Option<ObjectRef> {
     let api_version = node.get("apiVersion")?.as_str().ok()??.to_string();
     let kind = node.get("kind")?.as_str().ok()??.to_string();
     let meta = node.get("metadata");
-    let text = |key: &str| meta.and_then(|m| m.get(key)).and_then(|n| n.scalar_text()).map(str::to_string);
-    let name = text("name").or_else(|| text("generateName")).unwrap_or_else(|| "<unnamed>".to_string());
-    Some(ObjectRef { api_version, kind, namespace: text("namespace"), name })
+    let text = |key: &str| {
+        meta.and_then(|m| m.get(key))
+            .and_then(|n| n.scalar_text())
+            .map(str::to_string)
+    };
+    let name = text("name")
+        .or_else(|| text("generateName"))
+        .unwrap_or_else(|| "<unnamed>".to_string());
+    Some(ObjectRef {
+        api_version,
+        kind,
+        namespace: text("namespace"),
+        name,
+    })
 }
 
 /// The pod spec of an object, if its kind holds one.
-pub fn pod_view<'a>(object: &Object<'a>, kinds: &[PodTemplateKind]) -> Result<Option<PodView<'a>>, ExtractError> {
+pub fn pod_view<'a>(
+    object: &Object<'a>,
+    kinds: &[PodTemplateKind],
+) -> Result<Option<PodView<'a>>, ExtractError> {
     let r = &object.reference;
-    let Some(kind) = kinds.iter().find(|k| k.kind == r.kind && k.group == r.group()) else {
+    let Some(kind) = kinds
+        .iter()
+        .find(|k| k.kind == r.kind && k.group == r.group())
+    else {
         return Ok(None);
     };
     let keys: Vec<&str> = kind.path.iter().map(String::as_str).collect();
     let (deepest, complete) = object.node.deepest(&keys);
     let missing = |what: &str| ExtractError {
         pos: deepest.pos,
-        message: format!("{} has no {what}, so there is no pod spec to evaluate", r.display()),
+        message: format!(
+            "{} has no {what}, so there is no pod spec to evaluate",
+            r.display()
+        ),
     };
     if !complete || !deepest.is_map() {
         return Err(missing(&kind.path.join(".")));
@@ -150,11 +180,19 @@ pub fn pod_view<'a>(object: &Object<'a>, kinds: &[PodTemplateKind]) -> Result<Op
     let spec = match template.get("spec") {
         Some(spec) if spec.is_map() => spec,
         _ => {
-            let at = if kind.path.is_empty() { "spec".to_string() } else { format!("{}.spec", kind.path.join(".")) };
+            let at = if kind.path.is_empty() {
+                "spec".to_string()
+            } else {
+                format!("{}.spec", kind.path.join("."))
+            };
             return Err(missing(&at));
         }
     };
-    let prefix = if kind.path.is_empty() { String::new() } else { format!("{}.", kind.path.join(".")) };
+    let prefix = if kind.path.is_empty() {
+        String::new()
+    } else {
+        format!("{}.", kind.path.join("."))
+    };
     Ok(Some(PodView {
         object: r.clone(),
         object_pos: object.node.pos,
@@ -172,14 +210,20 @@ mod tests {
     use crate::manifest::yaml::{Limits, parse_documents};
 
     fn doc(text: &str) -> Node {
-        parse_documents(text, 1, Limits::default()).unwrap().remove(0)
+        parse_documents(text, 1, Limits::default())
+            .unwrap()
+            .remove(0)
     }
 
     #[test]
     fn cronjob_template_is_found_two_levels_down() {
-        let n = doc("apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: c, namespace: ns}\nspec:\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          containers: []\n");
+        let n = doc(
+            "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: c, namespace: ns}\nspec:\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          containers: []\n",
+        );
         let objs = objects(&n);
-        let view = pod_view(&objs[0], &default_pod_template_kinds()).unwrap().unwrap();
+        let view = pod_view(&objs[0], &default_pod_template_kinds())
+            .unwrap()
+            .unwrap();
         assert_eq!(view.prefix, "spec.jobTemplate.spec.template.");
         assert_eq!(view.object.display(), "CronJob ns/c");
         assert!(!view.is_pod);
@@ -187,7 +231,9 @@ mod tests {
 
     #[test]
     fn list_items_are_objects_in_order() {
-        let n = doc("apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Pod, metadata: {name: a}, spec: {}}\n- {apiVersion: v1, kind: Pod, metadata: {name: b}, spec: {}}\n");
+        let n = doc(
+            "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Pod, metadata: {name: a}, spec: {}}\n- {apiVersion: v1, kind: Pod, metadata: {name: b}, spec: {}}\n",
+        );
         let names: Vec<_> = objects(&n).into_iter().map(|o| o.reference.name).collect();
         assert_eq!(names, vec!["a", "b"]);
     }
@@ -195,14 +241,24 @@ mod tests {
     #[test]
     fn other_groups_with_the_same_kind_are_not_workloads() {
         let n = doc("apiVersion: example.com/v1\nkind: Deployment\nspec: {}\n");
-        assert!(pod_view(&objects(&n)[0], &default_pod_template_kinds()).unwrap().is_none());
+        assert!(
+            pod_view(&objects(&n)[0], &default_pod_template_kinds())
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]
     fn a_workload_without_a_template_is_an_error() {
-        let n = doc("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  replicas: 1\n");
+        let n = doc(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  replicas: 1\n",
+        );
         let err = pod_view(&objects(&n)[0], &default_pod_template_kinds()).unwrap_err();
-        assert!(err.message.contains("has no spec.template"), "{}", err.message);
+        assert!(
+            err.message.contains("has no spec.template"),
+            "{}",
+            err.message
+        );
         assert_eq!(err.pos.line, 4);
     }
 }

@@ -48,8 +48,20 @@ pub struct YamlError {
 }
 
 enum Frame {
-    Seq { pos: Pos, anchor: usize, items: Vec<Node>, size: usize },
-    Map { pos: Pos, anchor: usize, entries: Vec<Entry>, key: Option<(String, Pos)>, merges: Vec<Node>, size: usize },
+    Seq {
+        pos: Pos,
+        anchor: usize,
+        items: Vec<Node>,
+        size: usize,
+    },
+    Map {
+        pos: Pos,
+        anchor: usize,
+        entries: Vec<Entry>,
+        key: Option<(String, Pos)>,
+        merges: Vec<Node>,
+        size: usize,
+    },
 }
 
 struct Builder {
@@ -64,7 +76,11 @@ struct Builder {
 
 /// Parse a chunk of text holding zero or more YAML documents.
 /// `first_line` is the line of the chunk's first line in its file.
-pub fn parse_documents(text: &str, first_line: u32, limits: Limits) -> Result<Vec<Node>, YamlError> {
+pub fn parse_documents(
+    text: &str,
+    first_line: u32,
+    limits: Limits,
+) -> Result<Vec<Node>, YamlError> {
     let mut b = Builder {
         limits,
         line_offset: first_line.saturating_sub(1),
@@ -77,10 +93,12 @@ pub fn parse_documents(text: &str, first_line: u32, limits: Limits) -> Result<Ve
     let mut parser = Parser::new_from_str(text);
     let mut in_document = false;
     let mut has_root = false;
-    loop {
-        let Some(next) = parser.next_event() else { break };
+    while let Some(next) = parser.next_event() {
         let (event, span) = next.map_err(|e| YamlError {
-            pos: Pos { line: e.marker().line() as u32 + b.line_offset, column: e.marker().col() as u32 + 1 },
+            pos: Pos {
+                line: e.marker().line() as u32 + b.line_offset,
+                column: e.marker().col() as u32 + 1,
+            },
             message: e.info().to_string(),
         })?;
         let pos = b.pos(&span);
@@ -101,9 +119,17 @@ pub fn parse_documents(text: &str, first_line: u32, limits: Limits) -> Result<Ve
                 in_document = false;
             }
             Event::Scalar(text, style, anchor, tag) => {
-                let is_str_tag = tag.as_ref().is_some_and(|t| t.is_yaml_core_schema() && t.suffix == "str");
+                let is_str_tag = tag
+                    .as_ref()
+                    .is_some_and(|t| t.is_yaml_core_schema() && t.suffix == "str");
                 let plain = style == ScalarStyle::Plain && !is_str_tag;
-                let node = Node { pos, value: Value::Scalar(Scalar { text: text.into_owned(), plain }) };
+                let node = Node {
+                    pos,
+                    value: Value::Scalar(Scalar {
+                        text: text.into_owned(),
+                        plain,
+                    }),
+                };
                 b.count(1, pos)?;
                 if anchor > 0 {
                     b.anchors.insert(anchor, (node.clone(), 1));
@@ -112,7 +138,10 @@ pub fn parse_documents(text: &str, first_line: u32, limits: Limits) -> Result<Ve
             }
             Event::Alias(id) => {
                 let Some((node, size)) = b.anchors.get(&id).cloned() else {
-                    return Err(YamlError { pos, message: "alias refers to an unknown anchor".into() });
+                    return Err(YamlError {
+                        pos,
+                        message: "alias refers to an unknown anchor".into(),
+                    });
                 };
                 b.alias_nodes += size;
                 if b.alias_nodes > b.limits.max_alias_nodes {
@@ -132,29 +161,67 @@ pub fn parse_documents(text: &str, first_line: u32, limits: Limits) -> Result<Ve
             Event::SequenceStart(anchor, _) => {
                 b.open(pos)?;
                 b.count(1, pos)?;
-                b.stack.push(Frame::Seq { pos, anchor, items: Vec::new(), size: 1 });
+                b.stack.push(Frame::Seq {
+                    pos,
+                    anchor,
+                    items: Vec::new(),
+                    size: 1,
+                });
             }
             Event::MappingStart(anchor, _) => {
                 b.open(pos)?;
                 b.count(1, pos)?;
-                b.stack.push(Frame::Map { pos, anchor, entries: Vec::new(), key: None, merges: Vec::new(), size: 1 });
+                b.stack.push(Frame::Map {
+                    pos,
+                    anchor,
+                    entries: Vec::new(),
+                    key: None,
+                    merges: Vec::new(),
+                    size: 1,
+                });
             }
             Event::SequenceEnd => {
-                let Some(Frame::Seq { pos, anchor, items, size }) = b.stack.pop() else {
-                    return Err(YamlError { pos, message: "unbalanced sequence end".into() });
+                let Some(Frame::Seq {
+                    pos,
+                    anchor,
+                    items,
+                    size,
+                }) = b.stack.pop()
+                else {
+                    return Err(YamlError {
+                        pos,
+                        message: "unbalanced sequence end".into(),
+                    });
                 };
-                let node = Node { pos, value: Value::Seq(items) };
+                let node = Node {
+                    pos,
+                    value: Value::Seq(items),
+                };
                 if anchor > 0 {
                     b.anchors.insert(anchor, (node.clone(), size));
                 }
                 has_root |= b.push(node, size)?;
             }
             Event::MappingEnd => {
-                let Some(Frame::Map { pos, anchor, mut entries, merges, size, .. }) = b.stack.pop() else {
-                    return Err(YamlError { pos, message: "unbalanced mapping end".into() });
+                let Some(Frame::Map {
+                    pos,
+                    anchor,
+                    mut entries,
+                    merges,
+                    size,
+                    ..
+                }) = b.stack.pop()
+                else {
+                    return Err(YamlError {
+                        pos,
+                        message: "unbalanced mapping end".into(),
+                    });
                 };
                 apply_merges(&mut entries, merges, pos)?;
-                let node = Node { pos, value: Value::Map(entries) };
+                let node = Node {
+                    pos,
+                    value: Value::Map(entries),
+                };
                 if anchor > 0 {
                     b.anchors.insert(anchor, (node.clone(), size));
                 }
@@ -167,14 +234,20 @@ pub fn parse_documents(text: &str, first_line: u32, limits: Limits) -> Result<Ve
 
 impl Builder {
     fn pos(&self, span: &Span) -> Pos {
-        Pos { line: span.start.line() as u32 + self.line_offset, column: span.start.col() as u32 + 1 }
+        Pos {
+            line: span.start.line() as u32 + self.line_offset,
+            column: span.start.col() as u32 + 1,
+        }
     }
 
     fn open(&self, pos: Pos) -> Result<(), YamlError> {
         if self.stack.len() >= self.limits.max_depth {
             return Err(YamlError {
                 pos,
-                message: format!("nesting deeper than the limit of {} levels", self.limits.max_depth),
+                message: format!(
+                    "nesting deeper than the limit of {} levels",
+                    self.limits.max_depth
+                ),
             });
         }
         Ok(())
@@ -185,7 +258,10 @@ impl Builder {
         if self.nodes > self.limits.max_nodes {
             return Err(YamlError {
                 pos,
-                message: format!("document has more than the limit of {} nodes", self.limits.max_nodes),
+                message: format!(
+                    "document has more than the limit of {} nodes",
+                    self.limits.max_nodes
+                ),
             });
         }
         Ok(())
@@ -203,7 +279,13 @@ impl Builder {
                 items.push(node);
                 Ok(false)
             }
-            Some(Frame::Map { entries, key, merges, size, .. }) => {
+            Some(Frame::Map {
+                entries,
+                key,
+                merges,
+                size,
+                ..
+            }) => {
                 *size += node_size;
                 match key.take() {
                     None => {
@@ -226,11 +308,17 @@ impl Builder {
                         if let Some(first) = find_key(entries, &k) {
                             return Err(YamlError {
                                 pos: key_pos,
-                                message: format!("duplicate key {k:?} (first defined at line {})", first.line),
+                                message: format!(
+                                    "duplicate key {k:?} (first defined at line {})",
+                                    first.line
+                                ),
                             });
                         }
                         node.pos = key_pos;
-                        entries.push(Entry { key: k, value: node });
+                        entries.push(Entry {
+                            key: k,
+                            value: node,
+                        });
                         Ok(false)
                     }
                 }
@@ -250,12 +338,18 @@ fn apply_merges(entries: &mut Vec<Entry>, merges: Vec<Node>, pos: Pos) -> Result
             Value::Map(_) => vec![merge],
             Value::Seq(items) => items,
             Value::Scalar(_) => {
-                return Err(YamlError { pos, message: "merge key `<<` needs a mapping or a list of mappings".into() });
+                return Err(YamlError {
+                    pos,
+                    message: "merge key `<<` needs a mapping or a list of mappings".into(),
+                });
             }
         };
         for source in sources {
             let Value::Map(merged) = source.value else {
-                return Err(YamlError { pos, message: "merge key `<<` needs a mapping or a list of mappings".into() });
+                return Err(YamlError {
+                    pos,
+                    message: "merge key `<<` needs a mapping or a list of mappings".into(),
+                });
             };
             for entry in merged {
                 if find_key(entries, &entry.key).is_none() {
@@ -295,7 +389,11 @@ mod tests {
     fn duplicate_keys_are_errors() {
         let err = parse_documents("a: 1\nb: 2\na: 3\n", 1, Limits::default()).unwrap_err();
         assert_eq!(err.pos.line, 3);
-        assert!(err.message.contains("duplicate key \"a\""), "{}", err.message);
+        assert!(
+            err.message.contains("duplicate key \"a\""),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

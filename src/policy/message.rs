@@ -38,7 +38,11 @@ pub fn container_names(offenses: &[&Offense]) -> Vec<String> {
 
 /// `container "a"` / `containers "a", "b"`.
 pub fn containers_phrase(names: &[String]) -> String {
-    format!("{} {}", pluralize("container", "containers", names.len()), join_quote(names))
+    format!(
+        "{} {}",
+        pluralize("container", "containers", names.len()),
+        join_quote(names)
+    )
 }
 
 /// `pod`, `containers "a", "b"` or `pod and container "a"`.

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use crate::manifest::{Pos, PodView};
+use crate::manifest::{PodView, Pos};
 pub use pod::{FieldTypeError, Pod};
 pub use version::{NEWEST_MINOR, Version, VersionSpec};
 
@@ -122,7 +122,14 @@ pub struct Offense {
 
 impl Offense {
     pub fn new(subject: Subject, field: String, pos: Pos, values: Vec<String>) -> Offense {
-        Offense { subject, field, pos, part: 0, values, unless_service_account: None }
+        Offense {
+            subject,
+            field,
+            pos,
+            part: 0,
+            values,
+            unless_service_account: None,
+        }
     }
 
     pub fn part(mut self, part: u8) -> Offense {
@@ -183,13 +190,20 @@ impl Check {
     pub fn message(&self, offenses: &[&Offense]) -> String {
         let detail = (self.detail)(offenses);
         let reason = (self.reason)(offenses);
-        if detail.is_empty() { reason } else { format!("{reason} ({detail})") }
+        if detail.is_empty() {
+            reason
+        } else {
+            format!("{reason} ({detail})")
+        }
     }
 }
 
 impl std::fmt::Debug for Check {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Check").field("id", &self.id).field("tier", &self.tier).finish()
+        f.debug_struct("Check")
+            .field("id", &self.id)
+            .field("tier", &self.tier)
+            .finish()
     }
 }
 
@@ -221,6 +235,20 @@ pub struct Verdict {
     pub messages: Vec<String>,
 }
 
+impl Verdict {
+    /// `violates PodSecurity "<level>:<version>": …`, or None when allowed.
+    pub fn admission_message(&self, level: PssLevel, version_label: &str) -> Option<String> {
+        (!self.allowed).then(|| {
+            format!(
+                "violates PodSecurity \"{}:{}\": {}",
+                level.as_str(),
+                version_label,
+                self.messages.join(", ")
+            )
+        })
+    }
+}
+
 /// Everything the checks found for one pod spec at one version.
 #[derive(Debug)]
 pub struct Evaluation {
@@ -234,13 +262,19 @@ pub fn evaluate(view: &PodView, version: Version, ctx: &Context) -> Evaluation {
     let pod = Pod::new(view);
     let mut failures = Vec::new();
     for check in registry::CHECKS {
-        let Some(variant) = check.variant_at(version) else { continue };
+        let Some(variant) = check.variant_at(version) else {
+            continue;
+        };
         let offenses = (variant.eval)(&pod, ctx);
         if !offenses.is_empty() {
             failures.push(Failure { check, offenses });
         }
     }
-    Evaluation { version, failures, errors: pod.take_errors() }
+    Evaluation {
+        version,
+        failures,
+        errors: pod.take_errors(),
+    }
 }
 
 impl Evaluation {
@@ -254,7 +288,10 @@ impl Evaluation {
             .filter(|f| active.contains(&f.check.id))
             .map(|f| f.check.message(&f.offenses.iter().collect::<Vec<_>>()))
             .collect();
-        Verdict { allowed: messages.is_empty(), messages }
+        Verdict {
+            allowed: messages.is_empty(),
+            messages,
+        }
     }
 
     /// The strictest PSS level this pod spec meets.
@@ -271,10 +308,7 @@ impl Evaluation {
     /// Upstream's admission text for a level, or None when allowed:
     /// `violates PodSecurity "restricted:v1.37": reason (detail), …`.
     pub fn admission_message(&self, level: PssLevel, version_label: &str) -> Option<String> {
-        let verdict = self.verdict(level);
-        (!verdict.allowed).then(|| {
-            format!("violates PodSecurity \"{}:{}\": {}", level.as_str(), version_label, verdict.messages.join(", "))
-        })
+        self.verdict(level).admission_message(level, version_label)
     }
 
     /// Findings-to-be up to `tier`: one per offense. A field that breaks a

@@ -8,7 +8,7 @@
 
 use std::cell::RefCell;
 
-use crate::manifest::{Node, Pos, PodView, TypeMismatch};
+use crate::manifest::{Node, PodView, Pos, TypeMismatch};
 
 /// Which list a container came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,19 +62,38 @@ pub struct Pod<'a> {
 impl<'a> Pod<'a> {
     pub fn new(view: &'a PodView<'a>) -> Pod<'a> {
         let mut containers = Vec::new();
-        for kind in [ContainerKind::Init, ContainerKind::Regular, ContainerKind::Ephemeral] {
-            let Some(list) = view.spec.get(kind.list()) else { continue };
+        for kind in [
+            ContainerKind::Init,
+            ContainerKind::Regular,
+            ContainerKind::Ephemeral,
+        ] {
+            let Some(list) = view.spec.get(kind.list()) else {
+                continue;
+            };
             for (i, node) in list.items().iter().enumerate() {
-                let name = node.get("name").and_then(Node::scalar_text).unwrap_or("").to_string();
+                let name = node
+                    .get("name")
+                    .and_then(Node::scalar_text)
+                    .unwrap_or("")
+                    .to_string();
                 let path = if name.is_empty() {
                     format!("spec.{}[{i}]", kind.list())
                 } else {
                     format!("spec.{}[name={name}]", kind.list())
                 };
-                containers.push(Container { kind, name, node, path });
+                containers.push(Container {
+                    kind,
+                    name,
+                    node,
+                    path,
+                });
             }
         }
-        Pod { view, containers, errors: RefCell::new(Vec::new()) }
+        Pod {
+            view,
+            containers,
+            errors: RefCell::new(Vec::new()),
+        }
     }
 
     /// Init containers, then containers, then ephemeral containers
@@ -89,10 +108,18 @@ impl<'a> Pod<'a> {
 
     /// `metadata.annotations` as (key, value, position), in document order.
     pub fn annotations(&self) -> Vec<(&'a str, &'a str, Pos)> {
-        let Some(ann) = self.view.metadata.and_then(|m| m.get("annotations")) else { return Vec::new() };
+        let Some(ann) = self.view.metadata.and_then(|m| m.get("annotations")) else {
+            return Vec::new();
+        };
         ann.entries()
             .iter()
-            .map(|e| (e.key.as_str(), e.value.scalar_text().unwrap_or(""), e.value.pos))
+            .map(|e| {
+                (
+                    e.key.as_str(),
+                    e.value.scalar_text().unwrap_or(""),
+                    e.value.pos,
+                )
+            })
             .collect()
     }
 
@@ -115,10 +142,16 @@ impl<'a> Pod<'a> {
     ) -> Field<T> {
         let (node, complete) = base.deepest(keys);
         if !complete {
-            return Field { value: None, pos: node.pos };
+            return Field {
+                value: None,
+                pos: node.pos,
+            };
         }
         match read(node) {
-            Ok(value) => Field { value, pos: node.pos },
+            Ok(value) => Field {
+                value,
+                pos: node.pos,
+            },
             Err(mismatch) => {
                 let field = format!("{}{}.{}", self.view.prefix, base_path, keys.join("."));
                 let err = FieldTypeError { field, mismatch };
@@ -126,7 +159,10 @@ impl<'a> Pod<'a> {
                 if !errors.contains(&err) {
                     errors.push(err);
                 }
-                Field { value: None, pos: node.pos }
+                Field {
+                    value: None,
+                    pos: node.pos,
+                }
             }
         }
     }
@@ -146,17 +182,29 @@ impl<'a> Pod<'a> {
     /// A field that holds an object: present (and not null) or not.
     pub fn object(&self, base: &'a Node, keys: &[&str]) -> Field<&'a Node> {
         let (node, complete) = base.deepest(keys);
-        Field { value: complete.then_some(node), pos: node.pos }
+        Field {
+            value: complete.then_some(node),
+            pos: node.pos,
+        }
     }
 
     /// A list of strings (capabilities), with the position of each item.
-    pub fn strings(&self, base: &'a Node, base_path: &str, keys: &[&str]) -> Field<Vec<(&'a str, Pos)>> {
+    pub fn strings(
+        &self,
+        base: &'a Node,
+        base_path: &str,
+        keys: &[&str],
+    ) -> Field<Vec<(&'a str, Pos)>> {
         self.lookup(base, base_path, keys, |node| {
             if node.is_null() {
                 return Ok(None);
             }
             if !matches!(node.value, crate::manifest::Value::Seq(_)) {
-                return Err(TypeMismatch { pos: node.pos, expected: "a list", found: node.describe() });
+                return Err(TypeMismatch {
+                    pos: node.pos,
+                    expected: "a list",
+                    found: node.describe(),
+                });
             }
             let mut out = Vec::new();
             for item in node.items() {
@@ -180,10 +228,36 @@ impl<'a> Pod<'a> {
 /// so before admission runs.
 pub fn volume_source(volume: &Node) -> &str {
     const KNOWN: &[&str] = &[
-        "configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "image", "persistentVolumeClaim", "projected",
-        "secret", "hostPath", "gcePersistentDisk", "awsElasticBlockStore", "gitRepo", "nfs", "iscsi", "glusterfs",
-        "rbd", "flexVolume", "cinder", "cephfs", "flocker", "fc", "azureFile", "vsphereVolume", "quobyte",
-        "azureDisk", "photonPersistentDisk", "portworxVolume", "scaleIO", "storageos",
+        "configMap",
+        "csi",
+        "downwardAPI",
+        "emptyDir",
+        "ephemeral",
+        "image",
+        "persistentVolumeClaim",
+        "projected",
+        "secret",
+        "hostPath",
+        "gcePersistentDisk",
+        "awsElasticBlockStore",
+        "gitRepo",
+        "nfs",
+        "iscsi",
+        "glusterfs",
+        "rbd",
+        "flexVolume",
+        "cinder",
+        "cephfs",
+        "flocker",
+        "fc",
+        "azureFile",
+        "vsphereVolume",
+        "quobyte",
+        "azureDisk",
+        "photonPersistentDisk",
+        "portworxVolume",
+        "scaleIO",
+        "storageos",
     ];
     for key in KNOWN {
         if volume.get(key).is_some_and(|v| !v.is_null()) {
@@ -202,5 +276,9 @@ pub fn volume_path(volume: &Node, index: usize) -> String {
 }
 
 pub fn volume_name(volume: &Node) -> String {
-    volume.get("name").and_then(Node::scalar_text).unwrap_or("").to_string()
+    volume
+        .get("name")
+        .and_then(Node::scalar_text)
+        .unwrap_or("")
+        .to_string()
 }

@@ -52,13 +52,24 @@ pub fn active_ids(level: PssLevel, version: Version) -> Vec<&'static str> {
         .filter(|c| tiers.contains(&c.tier))
         .filter_map(|c| c.variant_at(version).map(|v| (*c, v)))
         .collect();
-    let overridden: Vec<&str> = in_force.iter().flat_map(|(_, v)| v.overrides.iter().copied()).collect();
-    in_force.into_iter().map(|(c, _)| c.id).filter(|id| !overridden.contains(id)).collect()
+    let overridden: Vec<&str> = in_force
+        .iter()
+        .flat_map(|(_, v)| v.overrides.iter().copied())
+        .collect();
+    in_force
+        .into_iter()
+        .map(|(c, _)| c.id)
+        .filter(|id| !overridden.contains(id))
+        .collect()
 }
 
 /// Checks that run for findings at `--level tier` and `version`.
 pub fn checks_for(tier: Tier, version: Version) -> Vec<&'static Check> {
-    CHECKS.iter().copied().filter(|c| c.tier <= tier && c.variant_at(version).is_some()).collect()
+    CHECKS
+        .iter()
+        .copied()
+        .filter(|c| c.tier <= tier && c.variant_at(version).is_some())
+        .collect()
 }
 
 #[cfg(test)]
@@ -72,12 +83,19 @@ mod tests {
         unique.dedup();
         assert_eq!(ids, unique);
         for tier in Tier::ALL {
-            let of_tier: Vec<&str> = CHECKS.iter().filter(|c| c.tier == tier).map(|c| c.id).collect();
+            let of_tier: Vec<&str> = CHECKS
+                .iter()
+                .filter(|c| c.tier == tier)
+                .map(|c| c.id)
+                .collect();
             let mut sorted = of_tier.clone();
             sorted.sort();
             assert_eq!(of_tier, sorted, "{tier:?} ids must be byte-sorted");
         }
-        assert_eq!(CHECKS.iter().filter(|c| c.tier != Tier::Hardened).count(), 19);
+        assert_eq!(
+            CHECKS.iter().filter(|c| c.tier != Tier::Hardened).count(),
+            19
+        );
     }
 
     #[test]

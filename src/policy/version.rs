@@ -19,7 +19,9 @@ impl Version {
     }
 
     pub const fn newest() -> Version {
-        Version { minor: NEWEST_MINOR }
+        Version {
+            minor: NEWEST_MINOR,
+        }
     }
 
     /// Versions above `ceiling` evaluate as `ceiling`, as upstream clamps a
@@ -61,9 +63,13 @@ impl FromStr for VersionSpec {
         if s == "latest" {
             return Ok(VersionSpec::Latest);
         }
-        let bad = || format!("invalid Kubernetes version {s:?}: expected `latest` or `v1.N` such as `v1.30`");
+        let bad = || {
+            format!("invalid Kubernetes version {s:?}: expected `latest` or `v1.N` such as `v1.30`")
+        };
         let minor = s.strip_prefix("v1.").ok_or_else(bad)?;
-        if minor.is_empty() || !minor.bytes().all(|b| b.is_ascii_digit()) || (minor.len() > 1 && minor.starts_with('0'))
+        if minor.is_empty()
+            || !minor.bytes().all(|b| b.is_ascii_digit())
+            || (minor.len() > 1 && minor.starts_with('0'))
         {
             return Err(bad());
         }
@@ -88,17 +94,31 @@ mod tests {
     #[test]
     fn parses_only_what_upstream_accepts() {
         assert_eq!("latest".parse::<VersionSpec>(), Ok(VersionSpec::Latest));
-        assert_eq!("v1.0".parse::<VersionSpec>(), Ok(VersionSpec::Exact(Version::v1(0))));
-        assert_eq!("v1.30".parse::<VersionSpec>(), Ok(VersionSpec::Exact(Version::v1(30))));
-        for bad in ["1.30", "v1.030", "v2.0", "v1.", "v1.3a", "V1.3", "v1.30.1", ""] {
+        assert_eq!(
+            "v1.0".parse::<VersionSpec>(),
+            Ok(VersionSpec::Exact(Version::v1(0)))
+        );
+        assert_eq!(
+            "v1.30".parse::<VersionSpec>(),
+            Ok(VersionSpec::Exact(Version::v1(30)))
+        );
+        for bad in [
+            "1.30", "v1.030", "v2.0", "v1.", "v1.3a", "V1.3", "v1.30.1", "",
+        ] {
             assert!(bad.parse::<VersionSpec>().is_err(), "{bad}");
         }
     }
 
     #[test]
     fn clamps_above_the_newest_known_version() {
-        assert_eq!(VersionSpec::Exact(Version::v1(99)).resolve(), Version::v1(NEWEST_MINOR));
+        assert_eq!(
+            VersionSpec::Exact(Version::v1(99)).resolve(),
+            Version::v1(NEWEST_MINOR)
+        );
         assert_eq!(VersionSpec::Latest.resolve(), Version::v1(NEWEST_MINOR));
-        assert_eq!(VersionSpec::Exact(Version::v1(25)).resolve(), Version::v1(25));
+        assert_eq!(
+            VersionSpec::Exact(Version::v1(25)).resolve(),
+            Version::v1(25)
+        );
     }
 }

@@ -47,11 +47,19 @@ struct Counts {
     hardened: usize,
 }
 
-pub fn render(result: &ScanResult, run: &RunInfo) -> String {
+/// Write the report to `out` as it serializes, without building it in memory.
+pub fn write(
+    result: &ScanResult,
+    run: &RunInfo,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
     let count = |t| result.findings.iter().filter(|f| f.tier == t).count();
     let report = Report {
         schema_version: SCHEMA_VERSION,
-        tool: Tool { name: "kpsa", version: env!("CARGO_PKG_VERSION") },
+        tool: Tool {
+            name: "kpsa",
+            version: env!("CARGO_PKG_VERSION"),
+        },
         command: run.command,
         kubernetes_version: run.kubernetes_version.to_string(),
         level: run.level.as_str(),
@@ -71,7 +79,13 @@ pub fn render(result: &ScanResult, run: &RunInfo) -> String {
         workloads: &result.workloads,
         errors: &result.errors,
     };
-    let mut out = serde_json::to_string_pretty(&report).expect("report serializes");
-    out.push('\n');
-    out
+    serde_json::to_writer_pretty(&mut *out, &report)?;
+    out.write_all(b"\n")
+}
+
+/// The report as a string.
+pub fn render(result: &ScanResult, run: &RunInfo) -> String {
+    let mut out = Vec::new();
+    write(result, run, &mut out).expect("writing to memory cannot fail");
+    String::from_utf8(out).expect("JSON is UTF-8")
 }

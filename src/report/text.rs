@@ -16,7 +16,11 @@ struct Style {
 
 impl Style {
     fn paint(&self, code: &str, text: &str) -> String {
-        if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
     }
     fn severity(&self, s: Severity) -> String {
         match s {
@@ -40,7 +44,11 @@ impl Sources<'_> {
     fn line(&mut self, path: &str, line: u32) -> Option<String> {
         let stdin = self.stdin;
         let lines = self.files.entry(path.to_string()).or_insert_with(|| {
-            let text = if path == STDIN_NAME { stdin.map(str::to_string) } else { std::fs::read_to_string(path).ok() };
+            let text = if path == STDIN_NAME {
+                stdin.map(str::to_string)
+            } else {
+                std::fs::read_to_string(path).ok()
+            };
             text.map(|t| t.lines().map(str::to_string).collect())
         });
         lines.as_ref()?.get(line.checked_sub(1)? as usize).cloned()
@@ -49,10 +57,19 @@ impl Sources<'_> {
 
 pub fn render(result: &ScanResult, run: &RunInfo, color: bool) -> String {
     let style = Style { color };
-    let mut sources = Sources { files: HashMap::new(), stdin: result.stdin_text.as_deref() };
+    let mut sources = Sources {
+        files: HashMap::new(),
+        stdin: result.stdin_text.as_deref(),
+    };
     let mut out = String::new();
     let mut findings: Vec<&Finding> = result.findings.iter().collect();
-    findings.sort_by(|a, b| (&a.location.path, a.location.line, a.location.column).cmp(&(&b.location.path, b.location.line, b.location.column)));
+    findings.sort_by(|a, b| {
+        (&a.location.path, a.location.line, a.location.column).cmp(&(
+            &b.location.path,
+            b.location.line,
+            b.location.column,
+        ))
+    });
     for f in &findings {
         frame(&mut out, &style, &mut sources, f);
     }
@@ -68,7 +85,13 @@ pub fn render(result: &ScanResult, run: &RunInfo, color: bool) -> String {
             if let Some(src) = sources.line(&e.path, l) {
                 let w = l.to_string().len();
                 let _ = writeln!(out, "{:w$} {}", "", style.paint("1;34", "|"));
-                let _ = writeln!(out, "{} {} {}", style.paint("1;34", &l.to_string()), style.paint("1;34", "|"), src);
+                let _ = writeln!(
+                    out,
+                    "{} {} {}",
+                    style.paint("1;34", &l.to_string()),
+                    style.paint("1;34", "|"),
+                    src
+                );
             }
         }
         out.push('\n');
@@ -86,22 +109,36 @@ fn frame(out: &mut String, style: &Style, sources: &mut Sources, f: &Finding) {
         style.paint("1", &f.message)
     );
     let loc = &f.location;
-    let _ = writeln!(out, "  {} {}:{}:{}", style.paint("1;34", "-->"), loc.path, loc.line, loc.column);
+    let _ = writeln!(
+        out,
+        "  {} {}:{}:{}",
+        style.paint("1;34", "-->"),
+        loc.path,
+        loc.line,
+        loc.column
+    );
     let gutter = loc.line.to_string();
     let w = gutter.len();
     let bar = style.paint("1;34", "|");
     if let Some(src) = sources.line(&loc.path, loc.line) {
         let start = (loc.column as usize).saturating_sub(1);
         let rest: String = src.chars().skip(start).collect();
-        let token = rest.split([':', ' ']).next().filter(|t| !t.is_empty()).unwrap_or("^");
+        let token = rest
+            .split([':', ' '])
+            .next()
+            .filter(|t| !t.is_empty())
+            .unwrap_or("^");
         let width = token.trim_start_matches("- ").chars().count().max(1);
         let _ = writeln!(out, "{:w$} {bar}", "");
         let _ = writeln!(out, "{} {bar} {src}", style.paint("1;34", &gutter));
-        let marker = style.paint(match f.severity {
-            Severity::High => "1;31",
-            Severity::Medium => "1;33",
-            Severity::Low => "1;36",
-        }, &"^".repeat(width));
+        let marker = style.paint(
+            match f.severity {
+                Severity::High => "1;31",
+                Severity::Medium => "1;33",
+                Severity::Low => "1;36",
+            },
+            &"^".repeat(width),
+        );
         let _ = writeln!(out, "{:w$} {bar} {}{marker}", "", " ".repeat(start));
     }
     let who = match &f.container {
@@ -113,15 +150,29 @@ fn frame(out: &mut String, style: &Style, sources: &mut Sources, f: &Finding) {
         Tier::Restricted => "breaks PSS restricted: the pod is at most Baseline",
         Tier::Hardened => "OWASP K01 hardening beyond PSS",
     };
-    let _ = writeln!(out, "{:w$} {} {who}; {} ({})", "", style.dim("="), tier, f.severity.as_str());
+    let _ = writeln!(
+        out,
+        "{:w$} {} {who}; {} ({})",
+        "",
+        style.dim("="),
+        tier,
+        f.severity.as_str()
+    );
     let _ = writeln!(out, "{:w$} {} field: {}", "", style.dim("="), f.field);
-    let _ = writeln!(out, "{:w$} {} fix: `kpsa explain {}`", "", style.dim("="), f.check);
+    let _ = writeln!(
+        out,
+        "{:w$} {} fix: `kpsa explain {}`",
+        "",
+        style.dim("="),
+        f.check
+    );
     out.push('\n');
 }
 
 fn summary(result: &ScanResult, run: &RunInfo, style: &Style) -> String {
     let n = |s| result.findings.iter().filter(|f| f.severity == s).count();
-    let plural = |k: usize, one: &str, many: &str| format!("{k} {}", if k == 1 { one } else { many });
+    let plural =
+        |k: usize, one: &str, many: &str| format!("{k} {}", if k == 1 { one } else { many });
     let mut line = format!(
         "{} ({} high, {} medium, {} low) in {} from {}",
         plural(result.findings.len(), "finding", "findings"),
@@ -132,14 +183,35 @@ fn summary(result: &ScanResult, run: &RunInfo, style: &Style) -> String {
         plural(result.stats.files, "file", "files"),
     );
     if !result.errors.is_empty() {
-        let _ = write!(line, "; {}", style.paint("1;31", &plural(result.errors.len(), "input error", "input errors")));
+        let _ = write!(
+            line,
+            "; {}",
+            style.paint(
+                "1;31",
+                &plural(result.errors.len(), "input error", "input errors")
+            )
+        );
     }
-    let _ = write!(line, " [level {}, Kubernetes {}", run.level.as_str(), run.version_label);
+    let _ = write!(
+        line,
+        " [level {}, Kubernetes {}",
+        run.level.as_str(),
+        run.version_label
+    );
     match run.fail_on {
         None => line.push_str(", never fails]"),
         Some(gate) => {
             let g = super::gated(result, run.fail_on);
-            let _ = write!(line, ", fail on {}: {}]", gate.as_str(), if g == 0 { "pass".into() } else { plural(g, "finding", "findings") });
+            let _ = write!(
+                line,
+                ", fail on {}: {}]",
+                gate.as_str(),
+                if g == 0 {
+                    "pass".into()
+                } else {
+                    plural(g, "finding", "findings")
+                }
+            );
         }
     }
     line.push('\n');

@@ -13,7 +13,8 @@ pub struct Run {
 
 impl Run {
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
     }
 }
 
@@ -23,7 +24,11 @@ pub fn kpsa(dir: &Path, args: &[&str]) -> Run {
 
 pub fn kpsa_stdin(dir: &Path, args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)]) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kpsa"));
-    cmd.args(args).current_dir(dir).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.args(args)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     cmd.env_remove("NO_COLOR");
     for (k, v) in env {
         cmd.env(k, v);
@@ -46,10 +51,18 @@ pub fn kpsa_stdin(dir: &Path, args: &[&str], stdin: Option<&[u8]>, env: &[(&str,
 /// Validate a JSON value against a JSON Schema file of the repository.
 pub fn assert_valid(schema_path: &str, value: &serde_json::Value) {
     let schema: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).expect("schema is JSON");
+        serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap())
+            .expect("schema is JSON");
     let validator = jsonschema::validator_for(&schema).expect("schema compiles");
-    let errors: Vec<String> = validator.iter_errors(value).map(|e| format!("{} at {}", e, e.instance_path())).collect();
-    assert!(errors.is_empty(), "output does not match {schema_path}:\n{}", errors.join("\n"));
+    let errors: Vec<String> = validator
+        .iter_errors(value)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "output does not match {schema_path}:\n{}",
+        errors.join("\n")
+    );
 }
 
 pub const PRIVILEGED_DEPLOYMENT: &str = "apiVersion: apps/v1

@@ -14,8 +14,16 @@ pub static CHECK: Check = Check {
     id: "allowPrivilegeEscalation",
     tier: Tier::Restricted,
     variants: &[
-        Variant { since: Version::v1(8), eval: |p, _| eval(p), overrides: &[] },
-        Variant { since: Version::v1(25), eval: |p, _| if p.is_windows() { Vec::new() } else { eval(p) }, overrides: &[] },
+        Variant {
+            since: Version::v1(8),
+            eval: |p, _| eval(p),
+            overrides: &[],
+        },
+        Variant {
+            since: Version::v1(25),
+            eval: |p, _| if p.is_windows() { Vec::new() } else { eval(p) },
+            overrides: &[],
+        },
     ],
     reason: |_| "allowPrivilegeEscalation != false".to_string(),
     detail: |offenses| {
@@ -39,7 +47,11 @@ fn eval(pod: &Pod) -> Vec<Offense> {
     pod.containers()
         .iter()
         .filter_map(|c| {
-            let f = pod.bool(c.node, &c.path, &["securityContext", "allowPrivilegeEscalation"]);
+            let f = pod.bool(
+                c.node,
+                &c.path,
+                &["securityContext", "allowPrivilegeEscalation"],
+            );
             (f.value != Some(false)).then(|| {
                 let field = format!("{}.securityContext.allowPrivilegeEscalation", c.path);
                 Offense::new(Subject::Container(c.name.clone()), field, f.pos, Vec::new())

@@ -20,7 +20,11 @@ const ANNOTATION: u8 = 2;
 pub static CHECK: Check = Check {
     id: "appArmorProfile",
     tier: Tier::Baseline,
-    variants: &[Variant { since: Version::v1(0), eval, overrides: &[] }],
+    variants: &[Variant {
+        since: Version::v1(0),
+        eval,
+        overrides: &[],
+    }],
     reason,
     detail,
     doc: Doc {
@@ -47,8 +51,16 @@ fn allowed_annotation(v: &str) -> bool {
 fn eval(pod: &Pod, _: &Context) -> Vec<Offense> {
     let mut out = Vec::new();
     let spec = pod.spec();
-    if pod.object(spec, &["securityContext", "appArmorProfile"]).value.is_some() {
-        let t = pod.string(spec, "spec", &["securityContext", "appArmorProfile", "type"]);
+    if pod
+        .object(spec, &["securityContext", "appArmorProfile"])
+        .value
+        .is_some()
+    {
+        let t = pod.string(
+            spec,
+            "spec",
+            &["securityContext", "appArmorProfile", "type"],
+        );
         let value = t.value.unwrap_or("");
         if !allowed_type(value) {
             let field = "spec.securityContext.appArmorProfile.type".to_string();
@@ -56,33 +68,67 @@ fn eval(pod: &Pod, _: &Context) -> Vec<Offense> {
         }
     }
     for c in pod.containers() {
-        if pod.object(c.node, &["securityContext", "appArmorProfile"]).value.is_none() {
+        if pod
+            .object(c.node, &["securityContext", "appArmorProfile"])
+            .value
+            .is_none()
+        {
             continue;
         }
-        let t = pod.string(c.node, &c.path, &["securityContext", "appArmorProfile", "type"]);
+        let t = pod.string(
+            c.node,
+            &c.path,
+            &["securityContext", "appArmorProfile", "type"],
+        );
         let value = t.value.unwrap_or("");
         if !allowed_type(value) {
             let field = format!("{}.securityContext.appArmorProfile.type", c.path);
-            out.push(Offense::new(Subject::Container(c.name.clone()), field, t.pos, vec![value.to_string()]).part(CONTAINER));
+            out.push(
+                Offense::new(
+                    Subject::Container(c.name.clone()),
+                    field,
+                    t.pos,
+                    vec![value.to_string()],
+                )
+                .part(CONTAINER),
+            );
         }
     }
     for (key, value, pos) in pod.annotations() {
         if key.starts_with(PREFIX) && !allowed_annotation(value) {
             let field = format!("metadata.annotations[{key}]");
-            out.push(Offense::new(Subject::Pod, field, pos, vec![format!("{key}={value:?}")]).part(ANNOTATION));
+            out.push(
+                Offense::new(Subject::Pod, field, pos, vec![format!("{key}={value:?}")])
+                    .part(ANNOTATION),
+            );
         }
     }
     out
 }
 
 fn bad_values(offenses: &[&Offense]) -> Vec<String> {
-    let types = sorted_set(offenses.iter().filter(|o| o.part != ANNOTATION).flat_map(|o| &o.values));
-    let annotations = sorted_set(offenses.iter().filter(|o| o.part == ANNOTATION).flat_map(|o| &o.values));
+    let types = sorted_set(
+        offenses
+            .iter()
+            .filter(|o| o.part != ANNOTATION)
+            .flat_map(|o| &o.values),
+    );
+    let annotations = sorted_set(
+        offenses
+            .iter()
+            .filter(|o| o.part == ANNOTATION)
+            .flat_map(|o| &o.values),
+    );
     types.into_iter().chain(annotations).collect()
 }
 
 fn reason(offenses: &[&Offense]) -> String {
-    pluralize("forbidden AppArmor profile", "forbidden AppArmor profiles", bad_values(offenses).len()).to_string()
+    pluralize(
+        "forbidden AppArmor profile",
+        "forbidden AppArmor profiles",
+        bad_values(offenses).len(),
+    )
+    .to_string()
 }
 
 fn detail(offenses: &[&Offense]) -> String {
@@ -90,7 +136,11 @@ fn detail(offenses: &[&Offense]) -> String {
     if offenses.iter().any(|o| o.part == POD) {
         setters.push("pod".to_string());
     }
-    let containers: Vec<&Offense> = offenses.iter().copied().filter(|o| o.part == CONTAINER).collect();
+    let containers: Vec<&Offense> = offenses
+        .iter()
+        .copied()
+        .filter(|o| o.part == CONTAINER)
+        .collect();
     let names = crate::policy::message::container_names(&containers);
     if !names.is_empty() {
         setters.push(containers_phrase(&names));
@@ -99,5 +149,9 @@ fn detail(offenses: &[&Offense]) -> String {
     if annotations > 0 {
         setters.push(pluralize("annotation", "annotations", annotations).to_string());
     }
-    format!("{} must not set AppArmor profile type to {}", setters.join(" and "), join_quote(&bad_values(offenses)))
+    format!(
+        "{} must not set AppArmor profile type to {}",
+        setters.join(" and "),
+        join_quote(&bad_values(offenses))
+    )
 }

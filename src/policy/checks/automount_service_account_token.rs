@@ -15,7 +15,11 @@ const INHERITED: u8 = 1;
 pub static CHECK: Check = Check {
     id: "automountServiceAccountToken",
     tier: Tier::Hardened,
-    variants: &[Variant { since: Version::v1(0), eval, overrides: &[] }],
+    variants: &[Variant {
+        since: Version::v1(0),
+        eval,
+        overrides: &[],
+    }],
     reason: |_| "automountServiceAccountToken".to_string(),
     detail: |offenses| {
         let mut parts = Vec::new();
@@ -24,7 +28,9 @@ pub static CHECK: Check = Check {
         }
         for o in offenses.iter().filter(|o| o.part == INHERITED) {
             let sa = o.values.first().map(String::as_str).unwrap_or("default");
-            parts.push(format!("pod or ServiceAccount \"{sa}\" must set automountServiceAccountToken=false"));
+            parts.push(format!(
+                "pod or ServiceAccount \"{sa}\" must set automountServiceAccountToken=false"
+            ));
         }
         parts.join("; ")
     },
@@ -50,14 +56,22 @@ fn eval(pod: &Pod, ctx: &Context) -> Vec<Offense> {
         None => {
             let name = ["serviceAccountName", "serviceAccount"]
                 .into_iter()
-                .find_map(|k| pod.string(spec, "spec", &[k]).value.filter(|s| !s.is_empty()))
+                .find_map(|k| {
+                    pod.string(spec, "spec", &[k])
+                        .value
+                        .filter(|s| !s.is_empty())
+                })
                 .unwrap_or("default")
                 .to_string();
-            let key = (pod.view.object.namespace.clone().unwrap_or_default(), name.clone());
+            let key = (
+                pod.view.object.namespace.clone().unwrap_or_default(),
+                name.clone(),
+            );
             if ctx.service_accounts.get(&key) == Some(&Some(false)) {
                 return Vec::new();
             }
-            let mut offense = Offense::new(Subject::Pod, field, own.pos, vec![name]).part(INHERITED);
+            let mut offense =
+                Offense::new(Subject::Pod, field, own.pos, vec![name]).part(INHERITED);
             offense.unless_service_account = Some(key);
             vec![offense]
         }

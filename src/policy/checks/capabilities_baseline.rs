@@ -12,14 +12,29 @@ use crate::policy::message::{container_names, containers_phrase, join_quote, sor
 use crate::policy::{Check, Context, Doc, Offense, Pod, Subject, Tier, Variant, Version};
 
 pub const ALLOWED: &[&str] = &[
-    "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE", "SETFCAP",
-    "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT",
+    "AUDIT_WRITE",
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "MKNOD",
+    "NET_BIND_SERVICE",
+    "SETFCAP",
+    "SETGID",
+    "SETPCAP",
+    "SETUID",
+    "SYS_CHROOT",
 ];
 
 pub static CHECK: Check = Check {
     id: "capabilities_baseline",
     tier: Tier::Baseline,
-    variants: &[Variant { since: Version::v1(0), eval, overrides: &[] }],
+    variants: &[Variant {
+        since: Version::v1(0),
+        eval,
+        overrides: &[],
+    }],
     reason: |_| "non-default capabilities".to_string(),
     detail,
     doc: Doc {
@@ -38,11 +53,21 @@ fn eval(pod: &Pod, _: &Context) -> Vec<Offense> {
     let mut out = Vec::new();
     for c in pod.containers() {
         let add = pod.strings(c.node, &c.path, &["securityContext", "capabilities", "add"]);
-        let bad: Vec<String> =
-            add.value.unwrap_or_default().into_iter().filter(|(cap, _)| !ALLOWED.contains(cap)).map(|(cap, _)| cap.to_string()).collect();
+        let bad: Vec<String> = add
+            .value
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(cap, _)| !ALLOWED.contains(cap))
+            .map(|(cap, _)| cap.to_string())
+            .collect();
         if !bad.is_empty() {
             let field = format!("{}.securityContext.capabilities.add", c.path);
-            out.push(Offense::new(Subject::Container(c.name.clone()), field, add.pos, bad));
+            out.push(Offense::new(
+                Subject::Container(c.name.clone()),
+                field,
+                add.pos,
+                bad,
+            ));
         }
     }
     out

@@ -18,7 +18,11 @@ pub static CHECK: Check = Check {
     id: "capabilities_restricted",
     tier: Tier::Restricted,
     variants: &[
-        Variant { since: Version::v1(22), eval: |p, _| eval(p), overrides: &["capabilities_baseline"] },
+        Variant {
+            since: Version::v1(22),
+            eval: |p, _| eval(p),
+            overrides: &["capabilities_baseline"],
+        },
         Variant {
             since: Version::v1(25),
             eval: |p, _| if p.is_windows() { Vec::new() } else { eval(p) },
@@ -49,8 +53,17 @@ fn eval(pod: &Pod) -> Vec<Offense> {
             out.push(Offense::new(subject, drop_field, caps.pos, Vec::new()).part(DROP));
             continue;
         }
-        let drop = pod.strings(c.node, &c.path, &["securityContext", "capabilities", "drop"]);
-        if !drop.value.unwrap_or_default().iter().any(|(cap, _)| *cap == "ALL") {
+        let drop = pod.strings(
+            c.node,
+            &c.path,
+            &["securityContext", "capabilities", "drop"],
+        );
+        if !drop
+            .value
+            .unwrap_or_default()
+            .iter()
+            .any(|(cap, _)| *cap == "ALL")
+        {
             out.push(Offense::new(subject.clone(), drop_field, drop.pos, Vec::new()).part(DROP));
         }
         let add = pod.strings(c.node, &c.path, &["securityContext", "capabilities", "add"]);
@@ -71,7 +84,11 @@ fn eval(pod: &Pod) -> Vec<Offense> {
 
 fn detail(offenses: &[&Offense]) -> String {
     let mut parts = Vec::new();
-    let drop: Vec<&Offense> = offenses.iter().copied().filter(|o| o.part == DROP).collect();
+    let drop: Vec<&Offense> = offenses
+        .iter()
+        .copied()
+        .filter(|o| o.part == DROP)
+        .collect();
     if !drop.is_empty() {
         parts.push(format!(
             "{} must set securityContext.capabilities.drop=[\"ALL\"]",

@@ -10,9 +10,19 @@ use crate::policy::{Check, Context, Doc, Offense, Pod, Subject, Tier, Variant, V
 pub static CHECK: Check = Check {
     id: "hostNamespaces",
     tier: Tier::Baseline,
-    variants: &[Variant { since: Version::v1(0), eval, overrides: &[] }],
+    variants: &[Variant {
+        since: Version::v1(0),
+        eval,
+        overrides: &[],
+    }],
     reason: |_| "host namespaces".to_string(),
-    detail: |offenses| offenses.iter().flat_map(|o| o.values.iter().cloned()).collect::<Vec<_>>().join(", "),
+    detail: |offenses| {
+        offenses
+            .iter()
+            .flat_map(|o| o.values.iter().cloned())
+            .collect::<Vec<_>>()
+            .join(", ")
+    },
     doc: Doc {
         summary: "Pods must not share the node's network, process or IPC namespace.",
         looks_at: "`spec.hostNetwork`, `spec.hostPID` and `spec.hostIPC` (allowed: unset or `false`).",
@@ -30,8 +40,14 @@ fn eval(pod: &Pod, _: &Context) -> Vec<Offense> {
         .into_iter()
         .filter_map(|key| {
             let f = pod.bool(spec, "spec", &[key]);
-            (f.value == Some(true))
-                .then(|| Offense::new(Subject::Pod, format!("spec.{key}"), f.pos, vec![format!("{key}=true")]))
+            (f.value == Some(true)).then(|| {
+                Offense::new(
+                    Subject::Pod,
+                    format!("spec.{key}"),
+                    f.pos,
+                    vec![format!("{key}=true")],
+                )
+            })
         })
         .collect()
 }

@@ -11,11 +11,22 @@ use crate::policy::{Check, Context, Doc, Offense, Pod, Subject, Tier, Variant, V
 pub static CHECK: Check = Check {
     id: "hostPathVolumes",
     tier: Tier::Baseline,
-    variants: &[Variant { since: Version::v1(0), eval, overrides: &[] }],
+    variants: &[Variant {
+        since: Version::v1(0),
+        eval,
+        overrides: &[],
+    }],
     reason: |_| "hostPath volumes".to_string(),
     detail: |offenses| {
-        let names: Vec<String> = offenses.iter().flat_map(|o| o.values.iter().cloned()).collect();
-        format!("{} {}", pluralize("volume", "volumes", names.len()), join_quote(&names))
+        let names: Vec<String> = offenses
+            .iter()
+            .flat_map(|o| o.values.iter().cloned())
+            .collect();
+        format!(
+            "{} {}",
+            pluralize("volume", "volumes", names.len()),
+            join_quote(&names)
+        )
     },
     doc: Doc {
         summary: "Pods must not mount directories of the node with `hostPath` volumes.",
@@ -28,7 +39,9 @@ kubelet credentials, other pods' data. It is the shortest path from a container 
 };
 
 fn eval(pod: &Pod, _: &Context) -> Vec<Offense> {
-    let Some(volumes) = pod.spec().get("volumes") else { return Vec::new() };
+    let Some(volumes) = pod.spec().get("volumes") else {
+        return Vec::new();
+    };
     volumes
         .items()
         .iter()
@@ -36,7 +49,12 @@ fn eval(pod: &Pod, _: &Context) -> Vec<Offense> {
         .filter_map(|(i, v)| {
             let host = pod.object(v, &["hostPath"]).value?;
             let field = format!("{}.hostPath", volume_path(v, i));
-            Some(Offense::new(Subject::Pod, field, host.pos, vec![volume_name(v)]))
+            Some(Offense::new(
+                Subject::Pod,
+                field,
+                host.pos,
+                vec![volume_name(v)],
+            ))
         })
         .collect()
 }

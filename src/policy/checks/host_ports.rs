@@ -16,7 +16,11 @@ use crate::policy::{Check, Context, Doc, Offense, Pod, Subject, Tier, Variant, V
 pub static CHECK: Check = Check {
     id: "hostPorts",
     tier: Tier::Baseline,
-    variants: &[Variant { since: Version::v1(0), eval, overrides: &[] }],
+    variants: &[Variant {
+        since: Version::v1(0),
+        eval,
+        overrides: &[],
+    }],
     reason: |_| "hostPort".to_string(),
     detail,
     doc: Doc {
@@ -32,16 +36,26 @@ is free, and exposes the container directly on the node's addresses.",
 fn eval(pod: &Pod, _: &Context) -> Vec<Offense> {
     let mut out = Vec::new();
     for c in pod.containers() {
-        let Some(ports) = c.node.get("ports") else { continue };
+        let Some(ports) = c.node.get("ports") else {
+            continue;
+        };
         for (i, port) in ports.items().iter().enumerate() {
-            let path = match (port.get("name").and_then(|n| n.scalar_text()), port.get("containerPort").and_then(|n| n.scalar_text())) {
+            let path = match (
+                port.get("name").and_then(|n| n.scalar_text()),
+                port.get("containerPort").and_then(|n| n.scalar_text()),
+            ) {
                 (Some(name), _) => format!("{}.ports[name={name}]", c.path),
                 (None, Some(cp)) => format!("{}.ports[containerPort={cp}]", c.path),
                 (None, None) => format!("{}.ports[{i}]", c.path),
             };
             let host = pod.int(port, &path, &["hostPort"]);
             if let Some(p) = host.value.filter(|p| *p != 0) {
-                out.push(Offense::new(Subject::Container(c.name.clone()), format!("{path}.hostPort"), host.pos, vec![p.to_string()]));
+                out.push(Offense::new(
+                    Subject::Container(c.name.clone()),
+                    format!("{path}.hostPort"),
+                    host.pos,
+                    vec![p.to_string()],
+                ));
             }
         }
     }

@@ -11,7 +11,11 @@ use crate::policy::{Check, Context, Doc, Offense, Pod, Subject, Tier, Variant, V
 pub static CHECK: Check = Check {
     id: "hostProbesAndHostLifecycle",
     tier: Tier::Baseline,
-    variants: &[Variant { since: Version::v1(34), eval, overrides: &[] }],
+    variants: &[Variant {
+        since: Version::v1(34),
+        eval,
+        overrides: &[],
+    }],
     reason: |_| "probe or lifecycle host".to_string(),
     detail,
     doc: Doc {
@@ -41,7 +45,12 @@ fn eval(pod: &Pod, _: &Context) -> Vec<Offense> {
                 let host = pod.string(c.node, &c.path, &keys);
                 if let Some(h) = host.value.filter(|h| !h.is_empty()) {
                     let field = format!("{}.{}", c.path, keys.join("."));
-                    out.push(Offense::new(Subject::Container(c.name.clone()), field, host.pos, vec![h.to_string()]));
+                    out.push(Offense::new(
+                        Subject::Container(c.name.clone()),
+                        field,
+                        host.pos,
+                        vec![h.to_string()],
+                    ));
                 }
             }
         }
@@ -60,7 +69,11 @@ fn detail(offenses: &[&Offense]) -> String {
         "{} {} {} {}",
         containers_phrase(&names),
         pluralize("uses", "use", names.len()),
-        pluralize("probe or lifecycle host", "probe or lifecycle hosts", hosts.len()),
+        pluralize(
+            "probe or lifecycle host",
+            "probe or lifecycle hosts",
+            hosts.len()
+        ),
         join_quote(&hosts)
     )
 }

@@ -11,10 +11,17 @@ use crate::policy::{Check, Context, Doc, Offense, Pod, Subject, Tier, Variant, V
 pub static CHECK: Check = Check {
     id: "privileged",
     tier: Tier::Baseline,
-    variants: &[Variant { since: Version::v1(0), eval, overrides: &[] }],
+    variants: &[Variant {
+        since: Version::v1(0),
+        eval,
+        overrides: &[],
+    }],
     reason: |_| "privileged".to_string(),
     detail: |offenses| {
-        format!("{} must not set securityContext.privileged=true", containers_phrase(&container_names(offenses)))
+        format!(
+            "{} must not set securityContext.privileged=true",
+            containers_phrase(&container_names(offenses))
+        )
     },
     doc: Doc {
         summary: "Containers must not run privileged.",

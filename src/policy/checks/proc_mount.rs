@@ -13,8 +13,16 @@ pub static CHECK: Check = Check {
     id: "procMount",
     tier: Tier::Baseline,
     variants: &[
-        Variant { since: Version::v1(0), eval: non_default, overrides: &[] },
-        Variant { since: Version::v1(35), eval: with_user_namespace_relief, overrides: &[] },
+        Variant {
+            since: Version::v1(0),
+            eval: non_default,
+            overrides: &[],
+        },
+        Variant {
+            since: Version::v1(35),
+            eval: with_user_namespace_relief,
+            overrides: &[],
+        },
     ],
     reason: |_| "procMount".to_string(),
     detail,
@@ -38,14 +46,23 @@ pub fn non_default(pod: &Pod, _: &Context) -> Vec<Offense> {
             let value = f.value?;
             (value != "Default").then(|| {
                 let field = format!("{}.securityContext.procMount", c.path);
-                Offense::new(Subject::Container(c.name.clone()), field, f.pos, vec![value.to_string()])
+                Offense::new(
+                    Subject::Container(c.name.clone()),
+                    field,
+                    f.pos,
+                    vec![value.to_string()],
+                )
             })
         })
         .collect()
 }
 
 fn with_user_namespace_relief(pod: &Pod, ctx: &Context) -> Vec<Offense> {
-    if pod.host_users_false() { Vec::new() } else { non_default(pod, ctx) }
+    if pod.host_users_false() {
+        Vec::new()
+    } else {
+        non_default(pod, ctx)
+    }
 }
 
 /// Shared with `procMount_restricted`.

@@ -12,7 +12,11 @@ use crate::policy::{Check, Doc, Tier, Variant, Version};
 pub static CHECK: Check = Check {
     id: "procMount_restricted",
     tier: Tier::Restricted,
-    variants: &[Variant { since: Version::v1(35), eval: proc_mount::non_default, overrides: &["procMount"] }],
+    variants: &[Variant {
+        since: Version::v1(35),
+        eval: proc_mount::non_default,
+        overrides: &["procMount"],
+    }],
     reason: |_| "procMount".to_string(),
     detail: proc_mount::detail,
     doc: Doc {

@@ -11,10 +11,17 @@ use crate::policy::{Check, Context, Doc, Offense, Pod, Subject, Tier, Variant, V
 pub static CHECK: Check = Check {
     id: "readOnlyRootFilesystem",
     tier: Tier::Hardened,
-    variants: &[Variant { since: Version::v1(0), eval, overrides: &[] }],
+    variants: &[Variant {
+        since: Version::v1(0),
+        eval,
+        overrides: &[],
+    }],
     reason: |_| "readOnlyRootFilesystem != true".to_string(),
     detail: |offenses| {
-        format!("{} must set securityContext.readOnlyRootFilesystem=true", containers_phrase(&container_names(offenses)))
+        format!(
+            "{} must set securityContext.readOnlyRootFilesystem=true",
+            containers_phrase(&container_names(offenses))
+        )
     },
     doc: Doc {
         summary: "Containers must mount their root filesystem read-only.",
@@ -31,7 +38,11 @@ fn eval(pod: &Pod, _: &Context) -> Vec<Offense> {
     pod.containers()
         .iter()
         .filter_map(|c| {
-            let f = pod.bool(c.node, &c.path, &["securityContext", "readOnlyRootFilesystem"]);
+            let f = pod.bool(
+                c.node,
+                &c.path,
+                &["securityContext", "readOnlyRootFilesystem"],
+            );
             (f.value != Some(true)).then(|| {
                 let field = format!("{}.securityContext.readOnlyRootFilesystem", c.path);
                 Offense::new(Subject::Container(c.name.clone()), field, f.pos, Vec::new())

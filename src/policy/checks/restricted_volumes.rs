@@ -12,13 +12,26 @@ use crate::policy::message::{join_quote, pluralize, sorted_set};
 use crate::policy::pod::{volume_name, volume_path, volume_source};
 use crate::policy::{Check, Context, Doc, Offense, Pod, Subject, Tier, Variant, Version};
 
-const ALLOWED: &[&str] =
-    &["configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "image", "persistentVolumeClaim", "projected", "secret"];
+const ALLOWED: &[&str] = &[
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "image",
+    "persistentVolumeClaim",
+    "projected",
+    "secret",
+];
 
 pub static CHECK: Check = Check {
     id: "restrictedVolumes",
     tier: Tier::Restricted,
-    variants: &[Variant { since: Version::v1(0), eval, overrides: &["hostPathVolumes"] }],
+    variants: &[Variant {
+        since: Version::v1(0),
+        eval,
+        overrides: &["hostPathVolumes"],
+    }],
     reason: |_| "restricted volume types".to_string(),
     detail,
     doc: Doc {
@@ -33,7 +46,9 @@ git on the pod's behalf, outside the control of PersistentVolume policy.",
 };
 
 fn eval(pod: &Pod, _: &Context) -> Vec<Offense> {
-    let Some(volumes) = pod.spec().get("volumes") else { return Vec::new() };
+    let Some(volumes) = pod.spec().get("volumes") else {
+        return Vec::new();
+    };
     volumes
         .items()
         .iter()
@@ -44,22 +59,38 @@ fn eval(pod: &Pod, _: &Context) -> Vec<Offense> {
                 return None;
             }
             let pos = v.get(source).map_or(v.pos, |n| n.pos);
-            Some(Offense::new(Subject::Pod, format!("{}.{source}", volume_path(v, i)), pos, vec![volume_name(v)]))
+            Some(Offense::new(
+                Subject::Pod,
+                format!("{}.{source}", volume_path(v, i)),
+                pos,
+                vec![volume_name(v)],
+            ))
         })
         .collect()
 }
 
 fn detail(offenses: &[&Offense]) -> String {
-    let names: Vec<String> = offenses.iter().flat_map(|o| o.values.iter().cloned()).collect();
+    let names: Vec<String> = offenses
+        .iter()
+        .flat_map(|o| o.values.iter().cloned())
+        .collect();
     let types = sorted_set(
-        offenses.iter().map(|o| o.field.rsplit('.').next().unwrap_or("unknown").to_string()).collect::<Vec<_>>().iter(),
+        offenses
+            .iter()
+            .map(|o| o.field.rsplit('.').next().unwrap_or("unknown").to_string())
+            .collect::<Vec<_>>()
+            .iter(),
     );
     format!(
         "{} {} {} {} {}",
         pluralize("volume", "volumes", names.len()),
         join_quote(&names),
         pluralize("uses", "use", names.len()),
-        pluralize("restricted volume type", "restricted volume types", types.len()),
+        pluralize(
+            "restricted volume type",
+            "restricted volume types",
+            types.len()
+        ),
         join_quote(&types)
     )
 }

@@ -17,8 +17,22 @@ pub static CHECK: Check = Check {
     id: "runAsNonRoot",
     tier: Tier::Restricted,
     variants: &[
-        Variant { since: Version::v1(0), eval: |p, _| eval(p), overrides: &[] },
-        Variant { since: Version::v1(35), eval: |p, _| if p.host_users_false() { Vec::new() } else { eval(p) }, overrides: &[] },
+        Variant {
+            since: Version::v1(0),
+            eval: |p, _| eval(p),
+            overrides: &[],
+        },
+        Variant {
+            since: Version::v1(35),
+            eval: |p, _| {
+                if p.host_users_false() {
+                    Vec::new()
+                } else {
+                    eval(p)
+                }
+            },
+            overrides: &[],
+        },
     ],
     reason: |_| "runAsNonRoot != true".to_string(),
     detail,
@@ -48,7 +62,9 @@ fn eval(pod: &Pod) -> Vec<Offense> {
         let subject = Subject::Container(c.name.clone());
         match f.value {
             Some(false) => out.push(Offense::new(subject, field, f.pos, Vec::new()).part(EXPLICIT)),
-            None if !pod_true => out.push(Offense::new(subject, field, f.pos, Vec::new()).part(IMPLICIT)),
+            None if !pod_true => {
+                out.push(Offense::new(subject, field, f.pos, Vec::new()).part(IMPLICIT))
+            }
             _ => {}
         }
     }
@@ -56,9 +72,19 @@ fn eval(pod: &Pod) -> Vec<Offense> {
 }
 
 fn detail(offenses: &[&Offense]) -> String {
-    let explicit: Vec<&Offense> = offenses.iter().copied().filter(|o| o.part == EXPLICIT).collect();
+    let explicit: Vec<&Offense> = offenses
+        .iter()
+        .copied()
+        .filter(|o| o.part == EXPLICIT)
+        .collect();
     if !explicit.is_empty() {
-        return format!("{} must not set securityContext.runAsNonRoot=false", setters(&explicit));
+        return format!(
+            "{} must not set securityContext.runAsNonRoot=false",
+            setters(&explicit)
+        );
     }
-    format!("pod or {} must set securityContext.runAsNonRoot=true", containers_phrase(&container_names(offenses)))
+    format!(
+        "pod or {} must set securityContext.runAsNonRoot=true",
+        containers_phrase(&container_names(offenses))
+    )
 }

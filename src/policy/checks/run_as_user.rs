@@ -13,8 +13,22 @@ pub static CHECK: Check = Check {
     id: "runAsUser",
     tier: Tier::Restricted,
     variants: &[
-        Variant { since: Version::v1(23), eval: |p, _| eval(p), overrides: &[] },
-        Variant { since: Version::v1(35), eval: |p, _| if p.host_users_false() { Vec::new() } else { eval(p) }, overrides: &[] },
+        Variant {
+            since: Version::v1(23),
+            eval: |p, _| eval(p),
+            overrides: &[],
+        },
+        Variant {
+            since: Version::v1(35),
+            eval: |p, _| {
+                if p.host_users_false() {
+                    Vec::new()
+                } else {
+                    eval(p)
+                }
+            },
+            overrides: &[],
+        },
     ],
     reason: |_| "runAsUser=0".to_string(),
     detail: |offenses| format!("{} must not set runAsUser=0", setters(offenses)),
@@ -31,13 +45,23 @@ writable host mount then acts as root.",
 
 fn eval(pod: &Pod) -> Vec<Offense> {
     let mut subjects = vec![(Subject::Pod, pod.spec(), "spec".to_string())];
-    subjects.extend(pod.containers().iter().map(|c| (Subject::Container(c.name.clone()), c.node, c.path.clone())));
+    subjects.extend(
+        pod.containers()
+            .iter()
+            .map(|c| (Subject::Container(c.name.clone()), c.node, c.path.clone())),
+    );
     subjects
         .into_iter()
         .filter_map(|(subject, node, path)| {
             let f = pod.int(node, &path, &["securityContext", "runAsUser"]);
-            (f.value == Some(0))
-                .then(|| Offense::new(subject, format!("{path}.securityContext.runAsUser"), f.pos, Vec::new()))
+            (f.value == Some(0)).then(|| {
+                Offense::new(
+                    subject,
+                    format!("{path}.securityContext.runAsUser"),
+                    f.pos,
+                    Vec::new(),
+                )
+            })
         })
         .collect()
 }

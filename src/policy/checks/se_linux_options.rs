@@ -17,14 +17,28 @@ const USER: u8 = 1;
 const ROLE: u8 = 2;
 
 const TYPES_1_0: &[&str] = &["", "container_t", "container_init_t", "container_kvm_t"];
-const TYPES_1_31: &[&str] = &["", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"];
+const TYPES_1_31: &[&str] = &[
+    "",
+    "container_t",
+    "container_init_t",
+    "container_kvm_t",
+    "container_engine_t",
+];
 
 pub static CHECK: Check = Check {
     id: "seLinuxOptions",
     tier: Tier::Baseline,
     variants: &[
-        Variant { since: Version::v1(0), eval: |p, _| eval(p, TYPES_1_0), overrides: &[] },
-        Variant { since: Version::v1(31), eval: |p, _| eval(p, TYPES_1_31), overrides: &[] },
+        Variant {
+            since: Version::v1(0),
+            eval: |p, _| eval(p, TYPES_1_0),
+            overrides: &[],
+        },
+        Variant {
+            since: Version::v1(31),
+            eval: |p, _| eval(p, TYPES_1_31),
+            overrides: &[],
+        },
     ],
     reason: |_| "seLinuxOptions".to_string(),
     detail,
@@ -44,22 +58,34 @@ fn eval(pod: &Pod, allowed: &[&str]) -> Vec<Offense> {
     let mut out = Vec::new();
     let spec = pod.spec();
     let mut subjects = vec![(Subject::Pod, spec, "spec".to_string())];
-    subjects.extend(pod.containers().iter().map(|c| (Subject::Container(c.name.clone()), c.node, c.path.clone())));
+    subjects.extend(
+        pod.containers()
+            .iter()
+            .map(|c| (Subject::Container(c.name.clone()), c.node, c.path.clone())),
+    );
     for (subject, node, path) in subjects {
-        if pod.object(node, &["securityContext", "seLinuxOptions"]).value.is_none() {
+        if pod
+            .object(node, &["securityContext", "seLinuxOptions"])
+            .value
+            .is_none()
+        {
             continue;
         }
         let t = pod.string(node, &path, &["securityContext", "seLinuxOptions", "type"]);
         let value = t.value.unwrap_or("");
         if !allowed.contains(&value) {
             let field = format!("{path}.securityContext.seLinuxOptions.type");
-            out.push(Offense::new(subject.clone(), field, t.pos, vec![value.to_string()]).part(TYPE));
+            out.push(
+                Offense::new(subject.clone(), field, t.pos, vec![value.to_string()]).part(TYPE),
+            );
         }
         for (key, part) in [("user", USER), ("role", ROLE)] {
             let f = pod.string(node, &path, &["securityContext", "seLinuxOptions", key]);
             if let Some(v) = f.value.filter(|v| !v.is_empty()) {
                 let field = format!("{path}.securityContext.seLinuxOptions.{key}");
-                out.push(Offense::new(subject.clone(), field, f.pos, vec![v.to_string()]).part(part));
+                out.push(
+                    Offense::new(subject.clone(), field, f.pos, vec![v.to_string()]).part(part),
+                );
             }
         }
     }
@@ -68,9 +94,18 @@ fn eval(pod: &Pod, allowed: &[&str]) -> Vec<Offense> {
 
 fn detail(offenses: &[&Offense]) -> String {
     let mut data = Vec::new();
-    let types = sorted_set(offenses.iter().filter(|o| o.part == TYPE).flat_map(|o| &o.values));
+    let types = sorted_set(
+        offenses
+            .iter()
+            .filter(|o| o.part == TYPE)
+            .flat_map(|o| &o.values),
+    );
     if !types.is_empty() {
-        data.push(format!("{} {}", pluralize("type", "types", types.len()), join_quote(&types)));
+        data.push(format!(
+            "{} {}",
+            pluralize("type", "types", types.len()),
+            join_quote(&types)
+        ));
     }
     if offenses.iter().any(|o| o.part == USER) {
         data.push("user may not be set".to_string());
@@ -78,5 +113,9 @@ fn detail(offenses: &[&Offense]) -> String {
     if offenses.iter().any(|o| o.part == ROLE) {
         data.push("role may not be set".to_string());
     }
-    format!("{} set forbidden securityContext.seLinuxOptions: {}", setters(offenses), data.join("; "))
+    format!(
+        "{} set forbidden securityContext.seLinuxOptions: {}",
+        setters(offenses),
+        data.join("; ")
+    )
 }

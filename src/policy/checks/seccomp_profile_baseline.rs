@@ -22,8 +22,16 @@ pub static CHECK: Check = Check {
     id: "seccompProfile_baseline",
     tier: Tier::Baseline,
     variants: &[
-        Variant { since: Version::v1(0), eval: annotations, overrides: &[] },
-        Variant { since: Version::v1(19), eval: |p, _| explicit_bad_types(p), overrides: &[] },
+        Variant {
+            since: Version::v1(0),
+            eval: annotations,
+            overrides: &[],
+        },
+        Variant {
+            since: Version::v1(19),
+            eval: |p, _| explicit_bad_types(p),
+            overrides: &[],
+        },
     ],
     reason: |_| "seccompProfile".to_string(),
     detail,
@@ -55,13 +63,19 @@ fn annotations(pod: &Pod, _: &Context) -> Vec<Offense> {
         if let Some((_, value, pos)) = ann.iter().find(|(k, _, _)| *k == key) {
             if !valid_annotation(value) {
                 let field = format!("metadata.annotations[{key}]");
-                out.push(Offense::new(subject, field, *pos, vec![format!("{key}={value:?}")]).part(ANNOTATION));
+                out.push(
+                    Offense::new(subject, field, *pos, vec![format!("{key}={value:?}")])
+                        .part(ANNOTATION),
+                );
             }
         }
     };
     check(Subject::Pod, POD_ANNOTATION.to_string());
     for c in pod.containers() {
-        check(Subject::Container(c.name.clone()), format!("{CONTAINER_ANNOTATION}{}", c.name));
+        check(
+            Subject::Container(c.name.clone()),
+            format!("{CONTAINER_ANNOTATION}{}", c.name),
+        );
     }
     out
 }
@@ -71,9 +85,17 @@ fn annotations(pod: &Pod, _: &Context) -> Vec<Offense> {
 pub fn explicit_bad_types(pod: &Pod) -> Vec<Offense> {
     let mut out = Vec::new();
     let mut subjects = vec![(Subject::Pod, pod.spec(), "spec".to_string())];
-    subjects.extend(pod.containers().iter().map(|c| (Subject::Container(c.name.clone()), c.node, c.path.clone())));
+    subjects.extend(
+        pod.containers()
+            .iter()
+            .map(|c| (Subject::Container(c.name.clone()), c.node, c.path.clone())),
+    );
     for (subject, node, path) in subjects {
-        if pod.object(node, &["securityContext", "seccompProfile"]).value.is_none() {
+        if pod
+            .object(node, &["securityContext", "seccompProfile"])
+            .value
+            .is_none()
+        {
             continue;
         }
         let t = pod.string(node, &path, &["securityContext", "seccompProfile", "type"]);
@@ -98,7 +120,11 @@ pub fn explicit_detail(offenses: &[&Offense]) -> String {
 fn detail(offenses: &[&Offense]) -> String {
     if offenses.iter().any(|o| o.part == ANNOTATION) {
         let values = sorted_set(offenses.iter().flat_map(|o| &o.values));
-        return format!("forbidden {} {}", pluralize("annotation", "annotations", values.len()), values.join(", "));
+        return format!(
+            "forbidden {} {}",
+            pluralize("annotation", "annotations", values.len()),
+            values.join(", ")
+        );
     }
     explicit_detail(offenses)
 }

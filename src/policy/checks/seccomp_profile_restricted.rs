@@ -19,7 +19,11 @@ pub static CHECK: Check = Check {
     id: "seccompProfile_restricted",
     tier: Tier::Restricted,
     variants: &[
-        Variant { since: Version::v1(19), eval: |p, _| eval(p), overrides: &["seccompProfile_baseline"] },
+        Variant {
+            since: Version::v1(19),
+            eval: |p, _| eval(p),
+            overrides: &["seccompProfile_baseline"],
+        },
         Variant {
             since: Version::v1(25),
             eval: |p, _| if p.is_windows() { Vec::new() } else { eval(p) },
@@ -41,15 +45,30 @@ system call of the kernel.",
 
 fn eval(pod: &Pod) -> Vec<Offense> {
     let mut out = explicit_bad_types(pod);
-    let pod_set = pod.string(pod.spec(), "spec", &["securityContext", "seccompProfile", "type"]);
-    let pod_valid = pod.object(pod.spec(), &["securityContext", "seccompProfile"]).value.is_some()
+    let pod_set = pod.string(
+        pod.spec(),
+        "spec",
+        &["securityContext", "seccompProfile", "type"],
+    );
+    let pod_valid = pod
+        .object(pod.spec(), &["securityContext", "seccompProfile"])
+        .value
+        .is_some()
         && valid_type(pod_set.value.unwrap_or(""));
     if !pod_valid {
         for c in pod.containers() {
             let own = pod.object(c.node, &["securityContext", "seccompProfile"]);
             if own.value.is_none() {
                 let field = format!("{}.securityContext.seccompProfile.type", c.path);
-                out.push(Offense::new(Subject::Container(c.name.clone()), field, own.pos, Vec::new()).part(IMPLICIT));
+                out.push(
+                    Offense::new(
+                        Subject::Container(c.name.clone()),
+                        field,
+                        own.pos,
+                        Vec::new(),
+                    )
+                    .part(IMPLICIT),
+                );
             }
         }
     }
@@ -57,7 +76,11 @@ fn eval(pod: &Pod) -> Vec<Offense> {
 }
 
 fn detail(offenses: &[&Offense]) -> String {
-    let explicit: Vec<&Offense> = offenses.iter().copied().filter(|o| o.part == EXPLICIT).collect();
+    let explicit: Vec<&Offense> = offenses
+        .iter()
+        .copied()
+        .filter(|o| o.part == EXPLICIT)
+        .collect();
     if !explicit.is_empty() {
         return explicit_detail(&explicit);
     }

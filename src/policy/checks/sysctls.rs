@@ -23,23 +23,56 @@ const V1_0: &[&str] = &[
     "net.ipv4.ip_unprivileged_port_start",
 ];
 const V1_27: &[&str] = &["net.ipv4.ip_local_reserved_ports"];
-const V1_29: &[&str] =
-    &["net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl", "net.ipv4.tcp_keepalive_probes"];
+const V1_29: &[&str] = &[
+    "net.ipv4.tcp_keepalive_time",
+    "net.ipv4.tcp_fin_timeout",
+    "net.ipv4.tcp_keepalive_intvl",
+    "net.ipv4.tcp_keepalive_probes",
+];
 const V1_32: &[&str] = &["net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem"];
-const V1_37: &[&str] = &["net.ipv4.tcp_slow_start_after_idle", "net.ipv4.tcp_notsent_lowat"];
+const V1_37: &[&str] = &[
+    "net.ipv4.tcp_slow_start_after_idle",
+    "net.ipv4.tcp_notsent_lowat",
+];
 
 pub static CHECK: Check = Check {
     id: "sysctls",
     tier: Tier::Baseline,
     variants: &[
-        Variant { since: Version::v1(0), eval: |p, _| eval(p, &[V1_0]), overrides: &[] },
-        Variant { since: Version::v1(27), eval: |p, _| eval(p, &[V1_0, V1_27]), overrides: &[] },
-        Variant { since: Version::v1(29), eval: |p, _| eval(p, &[V1_0, V1_27, V1_29]), overrides: &[] },
-        Variant { since: Version::v1(32), eval: |p, _| eval(p, &[V1_0, V1_27, V1_29, V1_32]), overrides: &[] },
-        Variant { since: Version::v1(37), eval: |p, _| eval(p, &[V1_0, V1_27, V1_29, V1_32, V1_37]), overrides: &[] },
+        Variant {
+            since: Version::v1(0),
+            eval: |p, _| eval(p, &[V1_0]),
+            overrides: &[],
+        },
+        Variant {
+            since: Version::v1(27),
+            eval: |p, _| eval(p, &[V1_0, V1_27]),
+            overrides: &[],
+        },
+        Variant {
+            since: Version::v1(29),
+            eval: |p, _| eval(p, &[V1_0, V1_27, V1_29]),
+            overrides: &[],
+        },
+        Variant {
+            since: Version::v1(32),
+            eval: |p, _| eval(p, &[V1_0, V1_27, V1_29, V1_32]),
+            overrides: &[],
+        },
+        Variant {
+            since: Version::v1(37),
+            eval: |p, _| eval(p, &[V1_0, V1_27, V1_29, V1_32, V1_37]),
+            overrides: &[],
+        },
     ],
     reason: |_| "forbidden sysctls".to_string(),
-    detail: |offenses| offenses.iter().flat_map(|o| o.values.iter().cloned()).collect::<Vec<_>>().join(", "),
+    detail: |offenses| {
+        offenses
+            .iter()
+            .flat_map(|o| o.values.iter().cloned())
+            .collect::<Vec<_>>()
+            .join(", ")
+    },
     doc: Doc {
         summary: "Pods may set only the sysctls that are namespaced and isolated from other pods.",
         looks_at: "`spec.securityContext.sysctls[*].name`. Allowed: `kernel.shm_rmid_forced`, \
@@ -56,14 +89,25 @@ off protections (for example `kernel.randomize_va_space`).",
 };
 
 fn eval(pod: &Pod, allowed: &[&[&str]]) -> Vec<Offense> {
-    let Some(sysctls) = pod.spec().path(&["securityContext", "sysctls"]) else { return Vec::new() };
+    let Some(sysctls) = pod.spec().path(&["securityContext", "sysctls"]) else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
     for (i, sysctl) in sysctls.items().iter().enumerate() {
-        let name_field = pod.string(sysctl, &format!("spec.securityContext.sysctls[{i}]"), &["name"]);
+        let name_field = pod.string(
+            sysctl,
+            &format!("spec.securityContext.sysctls[{i}]"),
+            &["name"],
+        );
         let name = name_field.value.unwrap_or("");
         if !allowed.iter().any(|set| set.contains(&name)) {
             let field = format!("spec.securityContext.sysctls[name={name}]");
-            out.push(Offense::new(Subject::Pod, field, name_field.pos, vec![name.to_string()]));
+            out.push(Offense::new(
+                Subject::Pod,
+                field,
+                name_field.pos,
+                vec![name.to_string()],
+            ));
         }
     }
     out

@@ -11,9 +11,18 @@ use crate::policy::{Check, Context, Doc, Offense, Pod, Subject, Tier, Variant, V
 pub static CHECK: Check = Check {
     id: "windowsHostProcess",
     tier: Tier::Baseline,
-    variants: &[Variant { since: Version::v1(0), eval, overrides: &[] }],
+    variants: &[Variant {
+        since: Version::v1(0),
+        eval,
+        overrides: &[],
+    }],
     reason: |_| "hostProcess".to_string(),
-    detail: |offenses| format!("{} must not set securityContext.windowsOptions.hostProcess=true", setters(offenses)),
+    detail: |offenses| {
+        format!(
+            "{} must not set securityContext.windowsOptions.hostProcess=true",
+            setters(offenses)
+        )
+    },
     doc: Doc {
         summary: "Windows pods must not run as host processes.",
         looks_at: "`securityContext.windowsOptions.hostProcess` of the pod and of every container (allowed: \
@@ -27,13 +36,26 @@ isolation, with the node's file system and network.",
 
 fn eval(pod: &Pod, _: &Context) -> Vec<Offense> {
     let mut subjects = vec![(Subject::Pod, pod.spec(), "spec".to_string())];
-    subjects.extend(pod.containers().iter().map(|c| (Subject::Container(c.name.clone()), c.node, c.path.clone())));
+    subjects.extend(
+        pod.containers()
+            .iter()
+            .map(|c| (Subject::Container(c.name.clone()), c.node, c.path.clone())),
+    );
     subjects
         .into_iter()
         .filter_map(|(subject, node, path)| {
-            let f = pod.bool(node, &path, &["securityContext", "windowsOptions", "hostProcess"]);
+            let f = pod.bool(
+                node,
+                &path,
+                &["securityContext", "windowsOptions", "hostProcess"],
+            );
             (f.value == Some(true)).then(|| {
-                Offense::new(subject, format!("{path}.securityContext.windowsOptions.hostProcess"), f.pos, Vec::new())
+                Offense::new(
+                    subject,
+                    format!("{path}.securityContext.windowsOptions.hostProcess"),
+                    f.pos,
+                    Vec::new(),
+                )
             })
         })
         .collect()
