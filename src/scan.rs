@@ -173,6 +173,15 @@ pub fn scan(inputs: &[Input], opts: &ScanOptions) -> ScanResult {
     result
 }
 
+fn error_at(path: &str, pos: crate::manifest::Pos, message: String) -> InputError {
+    InputError {
+        path: path.to_string(),
+        line: Some(pos.line),
+        column: Some(pos.column),
+        message,
+    }
+}
+
 fn error(path: &str, line: Option<u32>, message: String) -> InputError {
     InputError {
         path: path.to_string(),
@@ -236,12 +245,7 @@ fn process_chunk(path: &str, chunk: Chunk, opts: &ScanOptions) -> Outcome {
     let text = match chunk.text {
         Ok(text) => text,
         Err(e) => {
-            out.errors.push(InputError {
-                path: path.into(),
-                line: Some(e.pos.line),
-                column: Some(e.pos.column),
-                message: e.message,
-            });
+            out.errors.push(error_at(path, e.pos, e.message));
             return out;
         }
     };
@@ -249,12 +253,11 @@ fn process_chunk(path: &str, chunk: Chunk, opts: &ScanOptions) -> Outcome {
         match std::panic::catch_unwind(|| parse_documents(&text, chunk.first_line, opts.limits)) {
             Ok(Ok(docs)) => docs,
             Ok(Err(e)) => {
-                out.errors.push(InputError {
-                    path: path.into(),
-                    line: Some(e.pos.line),
-                    column: Some(e.pos.column),
-                    message: format!("invalid YAML: {}", e.message),
-                });
+                out.errors.push(error_at(
+                    path,
+                    e.pos,
+                    format!("invalid YAML: {}", e.message),
+                ));
                 return out;
             }
             Err(_) => {
@@ -286,23 +289,17 @@ fn process_chunk(path: &str, chunk: Chunk, opts: &ScanOptions) -> Outcome {
                 Ok(Some(view)) => view,
                 Ok(None) => continue,
                 Err(e) => {
-                    out.errors.push(InputError {
-                        path: path.into(),
-                        line: Some(e.pos.line),
-                        column: Some(e.pos.column),
-                        message: e.message,
-                    });
+                    out.errors.push(error_at(path, e.pos, e.message));
                     continue;
                 }
             };
             let evaluation = policy::evaluate(&view, opts.version, &ctx);
             for e in &evaluation.errors {
-                out.errors.push(InputError {
-                    path: path.into(),
-                    line: Some(e.mismatch.pos.line),
-                    column: Some(e.mismatch.pos.column),
-                    message: format!("{} {}: {}", r.display(), e.field, e.mismatch),
-                });
+                out.errors.push(error_at(
+                    path,
+                    e.mismatch.pos,
+                    format!("{} {}: {}", r.display(), e.field, e.mismatch),
+                ));
             }
             let baseline = evaluation.verdict(PssLevel::Baseline);
             let restricted = evaluation.verdict(PssLevel::Restricted);

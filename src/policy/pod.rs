@@ -223,43 +223,49 @@ impl<'a> Pod<'a> {
     }
 }
 
+/// Volume sources the restricted level allows.
+pub const RESTRICTED_ALLOWED_SOURCES: &[&str] = &[
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "image",
+    "persistentVolumeClaim",
+    "projected",
+    "secret",
+];
+
+/// Every other inline volume source, in upstream's order.
+const OTHER_SOURCES: &[&str] = &[
+    "hostPath",
+    "gcePersistentDisk",
+    "awsElasticBlockStore",
+    "gitRepo",
+    "nfs",
+    "iscsi",
+    "glusterfs",
+    "rbd",
+    "flexVolume",
+    "cinder",
+    "cephfs",
+    "flocker",
+    "fc",
+    "azureFile",
+    "vsphereVolume",
+    "quobyte",
+    "azureDisk",
+    "photonPersistentDisk",
+    "portworxVolume",
+    "scaleIO",
+    "storageos",
+];
+
 /// The source type of a volume as upstream's `restrictedVolumes` names it.
 /// A volume without any source is an `emptyDir`: the API server defaults it
 /// so before admission runs.
 pub fn volume_source(volume: &Node) -> &str {
-    const KNOWN: &[&str] = &[
-        "configMap",
-        "csi",
-        "downwardAPI",
-        "emptyDir",
-        "ephemeral",
-        "image",
-        "persistentVolumeClaim",
-        "projected",
-        "secret",
-        "hostPath",
-        "gcePersistentDisk",
-        "awsElasticBlockStore",
-        "gitRepo",
-        "nfs",
-        "iscsi",
-        "glusterfs",
-        "rbd",
-        "flexVolume",
-        "cinder",
-        "cephfs",
-        "flocker",
-        "fc",
-        "azureFile",
-        "vsphereVolume",
-        "quobyte",
-        "azureDisk",
-        "photonPersistentDisk",
-        "portworxVolume",
-        "scaleIO",
-        "storageos",
-    ];
-    for key in KNOWN {
+    for key in RESTRICTED_ALLOWED_SOURCES.iter().chain(OTHER_SOURCES) {
         if volume.get(key).is_some_and(|v| !v.is_null()) {
             return key;
         }

@@ -9,20 +9,10 @@
 //! `emptyDir`: the API server defaults it so before admission.
 
 use crate::policy::message::{join_quote, pluralize, sorted_set};
-use crate::policy::pod::{volume_name, volume_path, volume_source};
+use crate::policy::pod::{
+    RESTRICTED_ALLOWED_SOURCES as ALLOWED, volume_name, volume_path, volume_source,
+};
 use crate::policy::{Check, Context, Doc, Offense, Pod, Subject, Tier, Variant, Version};
-
-const ALLOWED: &[&str] = &[
-    "configMap",
-    "csi",
-    "downwardAPI",
-    "emptyDir",
-    "ephemeral",
-    "image",
-    "persistentVolumeClaim",
-    "projected",
-    "secret",
-];
 
 pub static CHECK: Check = Check {
     id: "restrictedVolumes",
