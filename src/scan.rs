@@ -114,24 +114,25 @@ pub fn scan(inputs: &[Input], opts: &ScanOptions) -> ScanResult {
     let mut batch_bytes = 0usize;
     let mut outcomes: Vec<Outcome> = Vec::new();
     let names: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
+    // Standard input is read whole, once: reports show code frames from it.
+    let mut stdin_bytes: Option<Vec<u8>> = None;
+    if files.iter().any(|(_, path)| path.is_none()) {
+        let mut bytes = Vec::new();
+        match std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes) {
+            Ok(_) => stdin_bytes = Some(bytes),
+            Err(e) => result.errors.push(error(
+                STDIN_NAME,
+                None,
+                format!("cannot read standard input: {e}"),
+            )),
+        }
+    }
     for (index, (name, path)) in files.iter().enumerate() {
         let reader: Box<dyn BufRead> = match path {
-            None => {
-                let mut text = Vec::new();
-                if let Err(e) = std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut text)
-                {
-                    result.errors.push(error(
-                        name,
-                        None,
-                        format!("cannot read standard input: {e}"),
-                    ));
-                    continue;
-                }
-                if text.len() <= 16 * 1024 * 1024 {
-                    result.stdin_text = String::from_utf8(text.clone()).ok();
-                }
-                Box::new(std::io::Cursor::new(text))
-            }
+            None => match &stdin_bytes {
+                Some(bytes) => Box::new(bytes.as_slice()),
+                None => continue,
+            },
             Some(p) => match File::open(p) {
                 Ok(f) => Box::new(BufReader::with_capacity(256 * 1024, f)),
                 Err(e) => {
@@ -169,6 +170,7 @@ pub fn scan(inputs: &[Input], opts: &ScanOptions) -> ScanResult {
         }
     }
     outcomes.extend(run_batch(batch, &names, opts));
+    result.stdin_text = stdin_bytes.and_then(|bytes| String::from_utf8(bytes).ok());
     merge(outcomes, &mut result);
     result
 }
@@ -313,13 +315,7 @@ fn process_chunk(path: &str, chunk: Chunk, opts: &ScanOptions) -> Outcome {
                 object: r.clone(),
                 location: at(view.object_pos),
                 template: view.prefix.trim_end_matches('.').to_string(),
-                level: if !baseline.allowed {
-                    PssLevel::Privileged
-                } else if !restricted.allowed {
-                    PssLevel::Baseline
-                } else {
-                    PssLevel::Restricted
-                },
+                level: PssLevel::met(&baseline, &restricted),
                 baseline: baseline.admission_message(PssLevel::Baseline, &opts.version_label),
                 restricted: restricted.admission_message(PssLevel::Restricted, &opts.version_label),
             });

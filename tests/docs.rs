@@ -2,6 +2,8 @@
 //! same text `kpsa explain` prints; this test keeps them in sync.
 //! Regenerate with `KPSA_UPDATE_DOCS=1 cargo test --test docs`.
 
+mod common;
+
 use kpsa::policy::registry::CHECKS;
 
 #[test]
@@ -46,19 +48,10 @@ fn every_check_documents_a_failing_example_and_its_fix() {
 
 #[test]
 fn each_documented_example_fails_its_check_and_each_fix_passes_it() {
-    use kpsa::manifest::workload::{default_pod_template_kinds, objects, pod_view};
-    use kpsa::manifest::yaml::{Limits, parse_documents};
-    use kpsa::policy::{Context, Version, evaluate};
+    use kpsa::policy::Context;
     let fails = |check: &str, spec_yaml: &str| -> bool {
         let yaml = format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: doc}}\n{spec_yaml}");
-        let root = parse_documents(&yaml, 1, Limits::default())
-            .unwrap()
-            .remove(0);
-        let objs = objects(&root);
-        let view = pod_view(&objs[0], &default_pod_template_kinds())
-            .unwrap()
-            .unwrap();
-        let e = evaluate(&view, Version::v1(37), &Context::default());
+        let e = common::evaluate_yaml(&yaml, 37, &Context::default());
         assert!(e.errors.is_empty(), "{check}: {:?}", e.errors);
         e.failures.iter().any(|f| f.check.id == check)
     };

@@ -4,16 +4,10 @@
 //! wrapping pods, the tier rule for overridden checks, and upstream's wording
 //! for several containers (transcribed from upstream `policy/check_*_test.go`).
 
-use kpsa::manifest::Node;
-use kpsa::manifest::workload::{default_pod_template_kinds, objects, pod_view};
-use kpsa::manifest::yaml::{Limits, parse_documents};
-use kpsa::policy::{Context, PssLevel, Tier, Version, VersionSpec, evaluate};
+mod common;
 
-fn doc(yaml: &str) -> Node {
-    parse_documents(yaml, 1, Limits::default())
-        .unwrap()
-        .remove(0)
-}
+use common::evaluate_yaml;
+use kpsa::policy::{Context, PssLevel, Tier, Version, VersionSpec};
 
 /// A pod whose spec is `spec` (YAML, indented two spaces under `spec:`).
 fn pod(spec: &str) -> String {
@@ -34,12 +28,7 @@ struct Eval {
 }
 
 fn run(yaml: &str, minor: u32) -> Eval {
-    let root = doc(yaml);
-    let objs = objects(&root);
-    let view = pod_view(&objs[0], &default_pod_template_kinds())
-        .unwrap()
-        .unwrap();
-    let e = evaluate(&view, Version::v1(minor), &Context::default());
+    let e = evaluate_yaml(yaml, minor, &Context::default());
     assert!(e.errors.is_empty(), "{:?}", e.errors);
     Eval {
         failed_baseline: e.verdict(PssLevel::Baseline).messages,
@@ -406,12 +395,7 @@ fn mistyped_fields_are_errors_not_silent_passes() {
     let yaml = pod(
         "  hostNetwork: \"true\"\n  containers:\n  - {name: a, image: x, securityContext: {privileged: yes}}\n",
     );
-    let root = doc(&yaml);
-    let objs = objects(&root);
-    let view = pod_view(&objs[0], &default_pod_template_kinds())
-        .unwrap()
-        .unwrap();
-    let e = evaluate(&view, Version::v1(37), &Context::default());
+    let e = evaluate_yaml(&yaml, 37, &Context::default());
     assert_eq!(e.errors.len(), 1, "{:?}", e.errors);
     assert_eq!(e.errors[0].field, "spec.hostNetwork");
     assert_eq!(
@@ -428,12 +412,7 @@ fn mistyped_fields_are_errors_not_silent_passes() {
 #[test]
 fn hardened_checks() {
     let yaml = clean_pod("  automountServiceAccountToken: false\n").replace("      capabilities: {drop: [ALL]}\n", "      capabilities: {drop: [ALL]}\n      readOnlyRootFilesystem: true\n    resources: {limits: {cpu: 100m, memory: 64Mi}}\n");
-    let root = doc(&yaml);
-    let objs = objects(&root);
-    let view = pod_view(&objs[0], &default_pod_template_kinds())
-        .unwrap()
-        .unwrap();
-    let e = evaluate(&view, Version::v1(37), &Context::default());
+    let e = evaluate_yaml(&yaml, 37, &Context::default());
     assert!(
         e.violations(Tier::Hardened).is_empty(),
         "{:?}",
@@ -443,12 +422,7 @@ fn hardened_checks() {
         "  - name: a\n",
         "  - name: a\n    resources: {limits: {cpu: 1}}\n",
     );
-    let root = doc(&bare);
-    let objs = objects(&root);
-    let view = pod_view(&objs[0], &default_pod_template_kinds())
-        .unwrap()
-        .unwrap();
-    let e = evaluate(&view, Version::v1(37), &Context::default());
+    let e = evaluate_yaml(&bare, 37, &Context::default());
     let msgs: Vec<String> = e
         .violations(Tier::Hardened)
         .into_iter()
@@ -467,7 +441,7 @@ fn hardened_checks() {
     let mut ctx = Context::default();
     ctx.service_accounts
         .insert((String::new(), "default".into()), Some(false));
-    let e = evaluate(&view, Version::v1(37), &ctx);
+    let e = evaluate_yaml(&bare, 37, &ctx);
     assert!(
         !e.violations(Tier::Hardened)
             .iter()

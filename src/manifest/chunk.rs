@@ -98,106 +98,100 @@ fn is_document_marker(line: &[u8]) -> bool {
     line.starts_with(b"---") && matches!(line.get(3), None | Some(b' ' | b'\t' | b'\r' | b'\n'))
 }
 
+/// What one line of input leads to.
+enum Step {
+    /// Keep reading.
+    More,
+    /// A document (or an error that stops the file) is ready.
+    Emit(Result<Chunk, FileError>),
+    /// The input is exhausted.
+    End,
+}
+
 impl<R: BufRead> Iterator for Chunker<R> {
     type Item = Result<Chunk, FileError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        loop {
+        while !self.done {
             let mut buf = std::mem::take(&mut self.buf);
             buf.clear();
             let read = self.reader.read_until(b'\n', &mut buf);
-            let out = self.consume_line(&buf, read);
+            let step = self.consume_line(&buf, read);
             self.buf = buf;
-            match out {
-                Some(item) => return item,
-                None => continue,
+            match step {
+                Step::More => {}
+                Step::Emit(item) => return Some(item),
+                Step::End => return None,
             }
         }
+        None
     }
 }
 
 impl<R: BufRead> Chunker<R> {
-    /// Handle one line; `Some` when an item (or the end) is ready.
-    #[allow(clippy::type_complexity)]
-    fn consume_line(
-        &mut self,
-        buf: &[u8],
-        read: std::io::Result<usize>,
-    ) -> Option<Option<Result<Chunk, FileError>>> {
-        {
-            let n = match read {
-                Ok(n) => n,
-                Err(e) => {
-                    self.done = true;
-                    return Some(Some(Err(FileError {
-                        line: None,
-                        message: format!("cannot read: {e}"),
-                    })));
-                }
-            };
-            if n == 0 {
-                self.done = true;
-                if self.current.is_empty() && !self.oversized {
-                    return Some(None);
-                }
-                let next = self.line + 1;
-                return Some(Some(Ok(self.take_current(next))));
+    /// An error that stops the reading of this file.
+    fn fail(&mut self, line: Option<u32>, message: String) -> Step {
+        self.done = true;
+        Step::Emit(Err(FileError { line, message }))
+    }
+
+    /// Handle one line read from the input (`read` is its length, 0 at the end).
+    fn consume_line(&mut self, buf: &[u8], read: std::io::Result<usize>) -> Step {
+        let n = match read {
+            Ok(n) => n,
+            Err(e) => return self.fail(None, format!("cannot read: {e}")),
+        };
+        if n == 0 {
+            self.done = true;
+            if self.current.is_empty() && !self.oversized {
+                return Step::End;
             }
-            self.line += 1;
-            self.total += n as u64;
-            if self.total > self.max_file_bytes {
-                self.done = true;
-                return Some(Some(Err(FileError {
-                    line: Some(self.line),
-                    message: format!(
-                        "file is larger than the limit of {} bytes",
-                        self.max_file_bytes
-                    ),
-                })));
-            }
-            let mut line: &[u8] = buf;
-            if !self.started {
-                self.started = true;
-                if line.starts_with(&[0xFF, 0xFE]) || line.starts_with(&[0xFE, 0xFF]) {
-                    self.done = true;
-                    return Some(Some(Err(FileError {
-                        line: Some(1),
-                        message: "file is UTF-16 encoded; YAML input must be UTF-8 text".into(),
-                    })));
-                }
-                if let Some(rest) = line.strip_prefix(&[0xEF, 0xBB, 0xBF]) {
-                    line = rest;
-                }
-            }
-            if line.contains(&0) {
-                self.done = true;
-                return Some(Some(Err(FileError {
-                    line: Some(self.line),
-                    message: "binary data (a NUL byte): this is not a YAML text file".into(),
-                })));
-            }
-            let marker = is_document_marker(line);
-            let mut emitted = None;
-            if marker && (!self.current.is_empty() || self.oversized) {
-                let first = self.line;
-                emitted = Some(self.take_current(first));
-            } else if self.current.is_empty() && !self.oversized {
-                self.current_first_line = self.line;
-            }
-            if !self.oversized {
-                if self.current.len() + line.len() > self.max_document_bytes {
-                    self.oversized = true;
-                    self.current.clear();
-                    self.current.shrink_to_fit();
-                } else {
-                    self.current.extend_from_slice(line);
-                }
-            }
-            emitted.map(|chunk| Some(Ok(chunk)))
+            let next = self.line + 1;
+            return Step::Emit(Ok(self.take_current(next)));
         }
+        self.line += 1;
+        self.total += n as u64;
+        if self.total > self.max_file_bytes {
+            let message = format!(
+                "file is larger than the limit of {} bytes",
+                self.max_file_bytes
+            );
+            return self.fail(Some(self.line), message);
+        }
+        let mut line: &[u8] = buf;
+        if !self.started {
+            self.started = true;
+            if line.starts_with(&[0xFF, 0xFE]) || line.starts_with(&[0xFE, 0xFF]) {
+                return self.fail(
+                    Some(1),
+                    "file is UTF-16 encoded; YAML input must be UTF-8 text".into(),
+                );
+            }
+            if let Some(rest) = line.strip_prefix(&[0xEF, 0xBB, 0xBF]) {
+                line = rest;
+            }
+        }
+        if line.contains(&0) {
+            let message = "binary data (a NUL byte): this is not a YAML text file".into();
+            return self.fail(Some(self.line), message);
+        }
+        let mut step = Step::More;
+        if is_document_marker(line) && (!self.current.is_empty() || self.oversized) {
+            let first = self.line;
+            step = Step::Emit(Ok(self.take_current(first)));
+        } else if self.current.is_empty() && !self.oversized {
+            self.current_first_line = self.line;
+        }
+        if !self.oversized {
+            if self.current.len() + line.len() > self.max_document_bytes {
+                self.oversized = true;
+                self.current.clear();
+                self.current.shrink_to_fit();
+            } else {
+                self.current.extend_from_slice(line);
+            }
+        }
+        step
     }
 }
 

@@ -91,8 +91,6 @@ pub fn parse_documents(
         docs: Vec::new(),
     };
     let mut parser = Parser::new_from_str(text);
-    let mut in_document = false;
-    let mut has_root = false;
     while let Some(next) = parser.next_event() {
         let (event, span) = next.map_err(|e| YamlError {
             pos: Pos {
@@ -106,18 +104,11 @@ pub fn parse_documents(
             Event::StreamStart | Event::Nothing => {}
             Event::StreamEnd => break,
             Event::DocumentStart(_) => {
-                in_document = true;
-                has_root = false;
                 b.anchors.clear();
                 b.nodes = 0;
                 b.alias_nodes = 0;
             }
-            Event::DocumentEnd => {
-                if in_document && !has_root {
-                    // An empty document: nothing to evaluate.
-                }
-                in_document = false;
-            }
+            Event::DocumentEnd => {}
             Event::Scalar(text, style, anchor, tag) => {
                 let is_str_tag = tag
                     .as_ref()
@@ -134,7 +125,7 @@ pub fn parse_documents(
                 if anchor > 0 {
                     b.anchors.insert(anchor, (node.clone(), 1));
                 }
-                has_root |= b.push(node, 1)?;
+                b.push(node, 1)?;
             }
             Event::Alias(id) => {
                 let Some((node, size)) = b.anchors.get(&id).cloned() else {
@@ -156,7 +147,7 @@ pub fn parse_documents(
                 b.count(size, pos)?;
                 let mut node = node;
                 node.pos = pos;
-                has_root |= b.push(node, size)?;
+                b.push(node, size)?;
             }
             Event::SequenceStart(anchor, _) => {
                 b.open(pos)?;
@@ -200,7 +191,7 @@ pub fn parse_documents(
                 if anchor > 0 {
                     b.anchors.insert(anchor, (node.clone(), size));
                 }
-                has_root |= b.push(node, size)?;
+                b.push(node, size)?;
             }
             Event::MappingEnd => {
                 let Some(Frame::Map {
@@ -225,7 +216,7 @@ pub fn parse_documents(
                 if anchor > 0 {
                     b.anchors.insert(anchor, (node.clone(), size));
                 }
-                has_root |= b.push(node, size)?;
+                b.push(node, size)?;
             }
         }
     }
@@ -267,17 +258,17 @@ impl Builder {
         Ok(())
     }
 
-    /// Attach a finished node to its parent; returns true when it is a document root.
-    fn push(&mut self, mut node: Node, node_size: usize) -> Result<bool, YamlError> {
+    /// Attach a finished node to its parent, or make it a document root.
+    fn push(&mut self, mut node: Node, node_size: usize) -> Result<(), YamlError> {
         match self.stack.last_mut() {
             None => {
                 self.docs.push(node);
-                Ok(true)
+                Ok(())
             }
             Some(Frame::Seq { items, size, .. }) => {
                 *size += node_size;
                 items.push(node);
-                Ok(false)
+                Ok(())
             }
             Some(Frame::Map {
                 entries,
@@ -298,12 +289,12 @@ impl Builder {
                         let is_merge = s.plain && s.text == "<<";
                         let text = if is_merge { "<<".to_string() } else { s.text };
                         *key = Some((text, node.pos));
-                        Ok(false)
+                        Ok(())
                     }
                     Some((k, key_pos)) => {
                         if k == "<<" {
                             merges.push(node);
-                            return Ok(false);
+                            return Ok(());
                         }
                         if let Some(first) = find_key(entries, &k) {
                             return Err(YamlError {
@@ -319,7 +310,7 @@ impl Builder {
                             key: k,
                             value: node,
                         });
-                        Ok(false)
+                        Ok(())
                     }
                 }
             }

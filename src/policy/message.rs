@@ -57,8 +57,3 @@ pub fn setters(offenses: &[&Offense]) -> String {
     }
     parts.join(" and ")
 }
-
-/// All offending values of the offenses, in order.
-pub fn all_values<'a>(offenses: &'a [&'a Offense]) -> impl Iterator<Item = &'a String> + 'a {
-    offenses.iter().flat_map(|o| o.values.iter())
-}

@@ -83,6 +83,18 @@ pub enum PssLevel {
 }
 
 impl PssLevel {
+    /// The strictest level a pod spec meets, given its verdicts at baseline
+    /// and restricted.
+    pub fn met(baseline: &Verdict, restricted: &Verdict) -> PssLevel {
+        if !baseline.allowed {
+            PssLevel::Privileged
+        } else if !restricted.allowed {
+            PssLevel::Baseline
+        } else {
+            PssLevel::Restricted
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             PssLevel::Privileged => "privileged",
@@ -292,23 +304,6 @@ impl Evaluation {
             allowed: messages.is_empty(),
             messages,
         }
-    }
-
-    /// The strictest PSS level this pod spec meets.
-    pub fn level_met(&self) -> PssLevel {
-        if !self.verdict(PssLevel::Baseline).allowed {
-            PssLevel::Privileged
-        } else if !self.verdict(PssLevel::Restricted).allowed {
-            PssLevel::Baseline
-        } else {
-            PssLevel::Restricted
-        }
-    }
-
-    /// Upstream's admission text for a level, or None when allowed:
-    /// `violates PodSecurity "restricted:v1.37": reason (detail), …`.
-    pub fn admission_message(&self, level: PssLevel, version_label: &str) -> Option<String> {
-        self.verdict(level).admission_message(level, version_label)
     }
 
     /// Findings-to-be up to `tier`: one per offense. A field that breaks a

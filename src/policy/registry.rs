@@ -63,15 +63,6 @@ pub fn active_ids(level: PssLevel, version: Version) -> Vec<&'static str> {
         .collect()
 }
 
-/// Checks that run for findings at `--level tier` and `version`.
-pub fn checks_for(tier: Tier, version: Version) -> Vec<&'static Check> {
-    CHECKS
-        .iter()
-        .copied()
-        .filter(|c| c.tier <= tier && c.variant_at(version).is_some())
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,12 +22,17 @@ impl Style {
             text.to_string()
         }
     }
-    fn severity(&self, s: Severity) -> String {
+    /// The label and colour of a severity: error (red), warning (yellow), note (cyan).
+    fn severity_parts(s: Severity) -> (&'static str, &'static str) {
         match s {
-            Severity::High => self.paint("1;31", "error"),
-            Severity::Medium => self.paint("1;33", "warning"),
-            Severity::Low => self.paint("1;36", "note"),
+            Severity::High => ("1;31", "error"),
+            Severity::Medium => ("1;33", "warning"),
+            Severity::Low => ("1;36", "note"),
         }
+    }
+    fn severity(&self, s: Severity) -> String {
+        let (code, label) = Self::severity_parts(s);
+        self.paint(code, label)
     }
     fn dim(&self, text: &str) -> String {
         self.paint("2", text)
@@ -63,13 +68,7 @@ pub fn render(result: &ScanResult, run: &RunInfo, color: bool) -> String {
     };
     let mut out = String::new();
     let mut findings: Vec<&Finding> = result.findings.iter().collect();
-    findings.sort_by(|a, b| {
-        (&a.location.path, a.location.line, a.location.column).cmp(&(
-            &b.location.path,
-            b.location.line,
-            b.location.column,
-        ))
-    });
+    findings.sort_by(|a, b| a.location.cmp(&b.location));
     for f in &findings {
         frame(&mut out, &style, &mut sources, f);
     }
@@ -131,14 +130,7 @@ fn frame(out: &mut String, style: &Style, sources: &mut Sources, f: &Finding) {
         let width = token.trim_start_matches("- ").chars().count().max(1);
         let _ = writeln!(out, "{:w$} {bar}", "");
         let _ = writeln!(out, "{} {bar} {src}", style.paint("1;34", &gutter));
-        let marker = style.paint(
-            match f.severity {
-                Severity::High => "1;31",
-                Severity::Medium => "1;33",
-                Severity::Low => "1;36",
-            },
-            &"^".repeat(width),
-        );
+        let marker = style.paint(Style::severity_parts(f.severity).0, &"^".repeat(width));
         let _ = writeln!(out, "{:w$} {bar} {}{marker}", "", " ".repeat(start));
     }
     let who = match &f.container {

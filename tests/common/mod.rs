@@ -5,6 +5,23 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use kpsa::manifest::workload::{default_pod_template_kinds, objects, pod_view};
+use kpsa::manifest::yaml::{Limits, parse_documents};
+use kpsa::policy::{Context, Evaluation, Version, evaluate};
+
+/// Parse one YAML document, take its first object's pod spec and evaluate it
+/// at policy version `v1.<minor>`.
+pub fn evaluate_yaml(yaml: &str, minor: u32, ctx: &Context) -> Evaluation {
+    let root = parse_documents(yaml, 1, Limits::default())
+        .expect("valid YAML")
+        .remove(0);
+    let objs = objects(&root);
+    let view = pod_view(&objs[0], &default_pod_template_kinds())
+        .expect("a pod spec")
+        .expect("a kind that holds a pod spec");
+    evaluate(&view, Version::v1(minor), ctx)
+}
+
 pub struct Run {
     pub code: i32,
     pub stdout: String,
