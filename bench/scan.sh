@@ -45,6 +45,7 @@ RSS_F=$(rss "$BIN/kpsa" scan "$OUT/clean.yaml" --jobs 1 --level baseline --forma
 python3 - "$MB" "$N" "$RAW" "$ONE" "$ALL" "$RSS_ONE" "$RSS_ALL" "$FINDINGS" "$RSS_Q" "$RSS_F" <<'PY'
 import sys
 mb, n, raw, one, all_, rss1, rssall, findings, rssq, rssf = sys.argv[1:]
+q = int(n) // 4
 mb, n = float(mb), int(n)
 raw, one, all_ = float(raw), float(one), float(all_)
 print(f"| measurement | wall (best) | MB/s | pods/s | peak RSS |")
@@ -53,6 +54,8 @@ print(f"| saphyr-parser raw events, 1 thread | {raw:.2f} s | {mb/raw:.1f} | | |"
 print(f"| kpsa scan --jobs 1 | {one:.2f} s | {mb/one:.1f} | {n/one:,.0f} | {int(rss1)/1024:.0f} MiB |")
 print(f"| kpsa scan (all cores) | {all_:.2f} s | {mb/all_:.1f} | {n/all_:,.0f} | {int(rssall)/1024:.0f} MiB |")
 print(f"single-threaded scan / raw parse speed: {raw/one*100:.0f} %  (goal: >= 70 %)")
+print(f"all-cores scan / single-threaded raw parse speed: {raw/all_*100:.0f} %")
 print(f"findings: {findings}")
-print(f"peak RSS, clean input, --level baseline --jobs 1: {int(rssq)/1024:.0f} MiB for N/4 documents, {int(rssf)/1024:.0f} MiB for N")
+print(f"peak RSS, clean input, --level baseline --jobs 1: {int(rssq)/1024:.0f} MiB for {q} documents, {int(rssf)/1024:.0f} MiB for {n}")
+print(f"growth: {(int(rssf) - int(rssq)) * 1024 / (int(n) - q):,.0f} bytes per added document")
 PY
