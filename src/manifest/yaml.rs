@@ -122,10 +122,7 @@ pub fn parse_documents(
                     }),
                 };
                 b.count(1, pos)?;
-                if anchor > 0 {
-                    b.anchors.insert(anchor, (node.clone(), 1));
-                }
-                b.push(node, 1)?;
+                b.finish(node, anchor, 1)?;
             }
             Event::Alias(id) => {
                 let Some((node, size)) = b.anchors.get(&id).cloned() else {
@@ -188,10 +185,7 @@ pub fn parse_documents(
                     pos,
                     value: Value::Seq(items),
                 };
-                if anchor > 0 {
-                    b.anchors.insert(anchor, (node.clone(), size));
-                }
-                b.push(node, size)?;
+                b.finish(node, anchor, size)?;
             }
             Event::MappingEnd => {
                 let Some(Frame::Map {
@@ -213,10 +207,7 @@ pub fn parse_documents(
                     pos,
                     value: Value::Map(entries),
                 };
-                if anchor > 0 {
-                    b.anchors.insert(anchor, (node.clone(), size));
-                }
-                b.push(node, size)?;
+                b.finish(node, anchor, size)?;
             }
         }
     }
@@ -256,6 +247,15 @@ impl Builder {
             });
         }
         Ok(())
+    }
+
+    /// A node is complete: remember it under its anchor, if it has one, and
+    /// attach it to its parent.
+    fn finish(&mut self, node: Node, anchor: usize, size: usize) -> Result<(), YamlError> {
+        if anchor > 0 {
+            self.anchors.insert(anchor, (node.clone(), size));
+        }
+        self.push(node, size)
     }
 
     /// Attach a finished node to its parent, or make it a document root.
