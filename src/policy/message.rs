@@ -57,3 +57,11 @@ pub fn setters(offenses: &[&Offense]) -> String {
     }
     parts.join(" and ")
 }
+
+/// Every offending value of the offenses, in report order.
+pub fn values(offenses: &[&Offense]) -> Vec<String> {
+    offenses
+        .iter()
+        .flat_map(|o| o.values.iter().cloned())
+        .collect()
+}

@@ -5,6 +5,7 @@
 //! Restricted fields: `spec.hostNetwork`, `spec.hostPID`, `spec.hostIPC`.
 //! Allowed values: undefined, `false`.
 
+use crate::policy::message::values;
 use crate::policy::{Check, Context, Doc, Offense, Pod, Subject, Tier, Variant, Version};
 
 pub static CHECK: Check = Check {
@@ -16,13 +17,7 @@ pub static CHECK: Check = Check {
         overrides: &[],
     }],
     reason: |_| "host namespaces".to_string(),
-    detail: |offenses| {
-        offenses
-            .iter()
-            .flat_map(|o| o.values.iter().cloned())
-            .collect::<Vec<_>>()
-            .join(", ")
-    },
+    detail: |offenses| values(offenses).join(", "),
     doc: Doc {
         summary: "Pods must not share the node's network, process or IPC namespace.",
         looks_at: "`spec.hostNetwork`, `spec.hostPID` and `spec.hostIPC` (allowed: unset or `false`).",

@@ -4,7 +4,7 @@
 //!
 //! Restricted field: `spec.volumes[*].hostPath`. Allowed values: undefined.
 
-use crate::policy::message::{join_quote, pluralize};
+use crate::policy::message::{join_quote, pluralize, values};
 use crate::policy::pod::{volume_name, volume_path};
 use crate::policy::{Check, Context, Doc, Offense, Pod, Subject, Tier, Variant, Version};
 
@@ -18,10 +18,7 @@ pub static CHECK: Check = Check {
     }],
     reason: |_| "hostPath volumes".to_string(),
     detail: |offenses| {
-        let names: Vec<String> = offenses
-            .iter()
-            .flat_map(|o| o.values.iter().cloned())
-            .collect();
+        let names = values(offenses);
         format!(
             "{} {}",
             pluralize("volume", "volumes", names.len()),

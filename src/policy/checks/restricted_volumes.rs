@@ -8,7 +8,7 @@
 //! `nfs`, `gitRepo`, `iscsi`, …). A volume with no source at all is an
 //! `emptyDir`: the API server defaults it so before admission.
 
-use crate::policy::message::{join_quote, pluralize, sorted_set};
+use crate::policy::message::{join_quote, pluralize, sorted_set, values};
 use crate::policy::pod::{
     RESTRICTED_ALLOWED_SOURCES as ALLOWED, volume_name, volume_path, volume_source,
 };
@@ -60,10 +60,7 @@ fn eval(pod: &Pod, _: &Context) -> Vec<Offense> {
 }
 
 fn detail(offenses: &[&Offense]) -> String {
-    let names: Vec<String> = offenses
-        .iter()
-        .flat_map(|o| o.values.iter().cloned())
-        .collect();
+    let names = values(offenses);
     let types = sorted_set(
         offenses
             .iter()

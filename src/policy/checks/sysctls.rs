@@ -13,6 +13,7 @@
 //! `net.ipv4.tcp_wmem`; from v1.37 `net.ipv4.tcp_slow_start_after_idle`,
 //! `net.ipv4.tcp_notsent_lowat`.
 
+use crate::policy::message::values;
 use crate::policy::{Check, Doc, Offense, Pod, Subject, Tier, Variant, Version};
 
 const V1_0: &[&str] = &[
@@ -66,13 +67,7 @@ pub static CHECK: Check = Check {
         },
     ],
     reason: |_| "forbidden sysctls".to_string(),
-    detail: |offenses| {
-        offenses
-            .iter()
-            .flat_map(|o| o.values.iter().cloned())
-            .collect::<Vec<_>>()
-            .join(", ")
-    },
+    detail: |offenses| values(offenses).join(", "),
     doc: Doc {
         summary: "Pods may set only the sysctls that are namespaced and isolated from other pods.",
         looks_at: "`spec.securityContext.sysctls[*].name`. Allowed: `kernel.shm_rmid_forced`, \
