@@ -26,6 +26,24 @@ pub struct Location {
     pub column: u32,
 }
 
+/// A line and column in a target's rendered output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Position {
+    pub line: u32,
+    pub column: u32,
+}
+
+/// Where a rendered object came from, as its renderer said: Helm's
+/// `# Source:` path or Kustomize's origin path (relative to the wrapper),
+/// the kustomizations that transformed it, and the finding's field as a
+/// JSON pointer with list positions (for JSON6902 patches).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    pub source: Option<String>,
+    pub configured_in: Vec<String>,
+    pub pointer: String,
+}
+
 /// One offending field of one subject of one object for one check.
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
@@ -39,8 +57,15 @@ pub struct Finding {
     /// Field path from the object, with names for list items.
     pub field: String,
     pub message: String,
+    /// The source file and line to show: the line that sets the field
+    /// where it can be found, else the object's first line.
     pub location: Location,
+    /// Where the field is in the target's rendered output (None for plain
+    /// manifests, whose location is exact).
+    pub rendered: Option<Position>,
     pub fingerprint: String,
+    #[serde(skip)]
+    pub origin: Option<Origin>,
     /// Offending values, part of the identity.
     #[serde(skip)]
     pub values: Vec<String>,
@@ -54,6 +79,9 @@ pub struct Workload {
     pub target: String,
     pub object: ObjectRef,
     pub location: Location,
+    pub rendered: Option<Position>,
+    #[serde(skip)]
+    pub origin: Option<Origin>,
     /// Field path from the object to the pod template ("" for a Pod).
     pub template: String,
     /// The strictest level met: `privileged`, `baseline` or `restricted`.
@@ -140,6 +168,8 @@ mod tests {
                 line,
                 column: 1,
             },
+            rendered: None,
+            origin: None,
             fingerprint: String::new(),
             values: values.iter().map(|s| s.to_string()).collect(),
             unless_service_account: None,

@@ -6,9 +6,14 @@
 //! [`report`] (bytes for people and machines).
 
 pub mod cli;
+pub mod config;
 pub mod docs;
 pub mod finding;
 pub mod manifest;
+pub mod pipeline;
+pub mod plan;
 pub mod policy;
+pub mod provenance;
+pub mod render;
 pub mod report;
 pub mod scan;

@@ -16,18 +16,51 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::finding::{Finding, Location, Workload, assign_fingerprints, container_of};
+use crate::finding::{
+    Finding, Location, Origin, Position, Workload, assign_fingerprints, container_of,
+};
 use crate::manifest::chunk::{Chunk, Chunker};
 use crate::manifest::workload::{objects, pod_view};
 use crate::manifest::yaml::parse_documents;
 use crate::manifest::{Limits, PodTemplateKind};
 use crate::policy::{self, Context, PssLevel, ServiceAccountKey, Tier, Version};
 
-/// One input: a file or directory, or standard input.
+/// One input: a file or directory, standard input, or a target's rendered
+/// output.
 #[derive(Debug, Clone)]
 pub enum Input {
-    Path(PathBuf),
+    /// Findings name `target`, or the file itself when None.
+    Path {
+        path: PathBuf,
+        target: Option<String>,
+    },
     Stdin,
+    Rendered(RenderedInput),
+}
+
+/// A render program's output for one target.
+#[derive(Debug, Clone)]
+pub struct RenderedInput {
+    pub target: String,
+    /// How the stream is named in errors (`charts/web (helm template)`).
+    pub name: String,
+    pub text: String,
+    /// Kustomize output: read and strip the origin annotations.
+    pub kustomize: bool,
+}
+
+/// One stream to read.
+struct Stream {
+    name: String,
+    target: String,
+    source: StreamSource,
+}
+
+enum StreamSource {
+    Stdin,
+    Disk(PathBuf),
+    /// Index into the rendered inputs; `kustomize` as above.
+    Rendered(usize, bool),
 }
 
 /// How to scan.
@@ -63,6 +96,8 @@ pub struct InputError {
     pub line: Option<u32>,
     pub column: Option<u32>,
     pub message: String,
+    /// The target that failed to render, for render errors.
+    pub target: Option<String>,
 }
 
 /// Counts for the summary line and the JSON `summary`.
@@ -101,11 +136,34 @@ struct Outcome {
 /// Scan the inputs.
 pub fn scan(inputs: &[Input], opts: &ScanOptions) -> ScanResult {
     let mut result = ScanResult::default();
-    let mut files: Vec<(String, Option<PathBuf>)> = Vec::new();
+    let mut files: Vec<Stream> = Vec::new();
+    let mut rendered: Vec<&str> = Vec::new();
     for input in inputs {
         match input {
-            Input::Stdin => files.push((STDIN_NAME.to_string(), None)),
-            Input::Path(p) => expand(p, &mut files, &mut result.errors),
+            Input::Stdin => files.push(Stream {
+                name: STDIN_NAME.into(),
+                target: STDIN_NAME.into(),
+                source: StreamSource::Stdin,
+            }),
+            Input::Path { path, target } => {
+                let mut found = Vec::new();
+                expand(path, &mut found, &mut result.errors);
+                for (name, path) in found {
+                    files.push(Stream {
+                        target: target.clone().unwrap_or_else(|| name.clone()),
+                        name,
+                        source: StreamSource::Disk(path),
+                    });
+                }
+            }
+            Input::Rendered(r) => {
+                files.push(Stream {
+                    name: r.name.clone(),
+                    target: r.target.clone(),
+                    source: StreamSource::Rendered(rendered.len(), r.kustomize),
+                });
+                rendered.push(&r.text);
+            }
         }
     }
     result.stats.files = files.len();
@@ -113,10 +171,12 @@ pub fn scan(inputs: &[Input], opts: &ScanOptions) -> ScanResult {
     let mut batch: Vec<(usize, Chunk)> = Vec::new();
     let mut batch_bytes = 0usize;
     let mut outcomes: Vec<Outcome> = Vec::new();
-    let names: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
     // Standard input is read whole, once: reports show code frames from it.
     let mut stdin_bytes: Option<Vec<u8>> = None;
-    if files.iter().any(|(_, path)| path.is_none()) {
+    if files
+        .iter()
+        .any(|f| matches!(f.source, StreamSource::Stdin))
+    {
         let mut bytes = Vec::new();
         match std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes) {
             Ok(_) => stdin_bytes = Some(bytes),
@@ -127,13 +187,15 @@ pub fn scan(inputs: &[Input], opts: &ScanOptions) -> ScanResult {
             )),
         }
     }
-    for (index, (name, path)) in files.iter().enumerate() {
-        let reader: Box<dyn BufRead> = match path {
-            None => match &stdin_bytes {
+    for (index, stream) in files.iter().enumerate() {
+        let name = &stream.name;
+        let reader: Box<dyn BufRead> = match &stream.source {
+            StreamSource::Stdin => match &stdin_bytes {
                 Some(bytes) => Box::new(bytes.as_slice()),
                 None => continue,
             },
-            Some(p) => match File::open(p) {
+            StreamSource::Rendered(i, _) => Box::new(rendered[*i].as_bytes()),
+            StreamSource::Disk(p) => match File::open(p) {
                 Ok(f) => Box::new(BufReader::with_capacity(256 * 1024, f)),
                 Err(e) => {
                     result
@@ -153,13 +215,13 @@ pub fn scan(inputs: &[Input], opts: &ScanOptions) -> ScanResult {
                     batch_bytes += chunk.text.as_ref().map_or(0, String::len);
                     batch.push((index, chunk));
                     if batch_bytes >= opts.batch_bytes {
-                        outcomes.extend(run_batch(std::mem::take(&mut batch), &names, opts));
+                        outcomes.extend(run_batch(std::mem::take(&mut batch), &files, opts));
                         batch_bytes = 0;
                     }
                 }
                 Err(e) => {
                     // Flush so the error lands after what was read before it.
-                    outcomes.extend(run_batch(std::mem::take(&mut batch), &names, opts));
+                    outcomes.extend(run_batch(std::mem::take(&mut batch), &files, opts));
                     batch_bytes = 0;
                     outcomes.push(Outcome {
                         errors: vec![error(name, e.line, e.message)],
@@ -169,7 +231,7 @@ pub fn scan(inputs: &[Input], opts: &ScanOptions) -> ScanResult {
             }
         }
     }
-    outcomes.extend(run_batch(batch, &names, opts));
+    outcomes.extend(run_batch(batch, &files, opts));
     result.stdin_text = stdin_bytes.and_then(|bytes| String::from_utf8(bytes).ok());
     merge(outcomes, &mut result);
     result
@@ -181,6 +243,7 @@ fn error_at(path: &str, pos: crate::manifest::Pos, message: String) -> InputErro
         line: Some(pos.line),
         column: Some(pos.column),
         message,
+        target: None,
     }
 }
 
@@ -190,12 +253,13 @@ fn error(path: &str, line: Option<u32>, message: String) -> InputError {
         line,
         column: None,
         message,
+        target: None,
     }
 }
 
 /// Files of a path: the file itself, or every `*.yaml` / `*.yml` below a
 /// directory (sorted; hidden entries and symlinked directories skipped).
-fn expand(path: &Path, files: &mut Vec<(String, Option<PathBuf>)>, errors: &mut Vec<InputError>) {
+fn expand(path: &Path, files: &mut Vec<(String, PathBuf)>, errors: &mut Vec<InputError>) {
     let name = path.display().to_string();
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
@@ -205,7 +269,7 @@ fn expand(path: &Path, files: &mut Vec<(String, Option<PathBuf>)>, errors: &mut 
         }
     };
     if !meta.is_dir() {
-        files.push((name, Some(path.to_path_buf())));
+        files.push((name, path.to_path_buf()));
         return;
     }
     let mut entries: Vec<PathBuf> = match std::fs::read_dir(path) {
@@ -229,20 +293,105 @@ fn expand(path: &Path, files: &mut Vec<(String, Option<PathBuf>)>, errors: &mut 
         } else if (file_name.ends_with(".yaml") || file_name.ends_with(".yml"))
             && std::fs::metadata(&entry).is_ok_and(|m| m.is_file())
         {
-            files.push((entry.display().to_string(), Some(entry)));
+            files.push((entry.display().to_string(), entry));
         }
     }
 }
 
-fn run_batch(batch: Vec<(usize, Chunk)>, names: &[String], opts: &ScanOptions) -> Vec<Outcome> {
+fn run_batch(batch: Vec<(usize, Chunk)>, files: &[Stream], opts: &ScanOptions) -> Vec<Outcome> {
     batch
         .into_par_iter()
-        .map(|(index, chunk)| process_chunk(&names[index], chunk, opts))
+        .map(|(index, chunk)| process_chunk(&files[index], chunk, opts))
         .collect()
 }
 
+/// Annotations Kustomize adds on kpsa's request; read, then removed before
+/// evaluation.
+const ORIGIN_ANNOTATION: &str = "config.kubernetes.io/origin";
+const TRANSFORMATIONS_ANNOTATION: &str = "alpha.config.kubernetes.io/transformations";
+
+/// Helm's `# Source: chart/templates/x.yaml` comment at the top of a document.
+fn helm_source(text: &str) -> Option<String> {
+    text.lines()
+        .map(str::trim)
+        .take_while(|l| l.is_empty() || l.starts_with('#') || l.starts_with("---"))
+        .find_map(|l| l.strip_prefix("# Source: "))
+        .map(|s| s.trim().to_string())
+}
+
+/// Read Kustomize's origin annotations of an object.
+fn kustomize_origin(object: &crate::manifest::Node) -> Origin {
+    let annotation = |key: &str| {
+        object
+            .path(&["metadata", "annotations", key])
+            .and_then(crate::manifest::Node::scalar_text)
+            .and_then(|t| parse_documents(t, 1, Limits::default()).ok())
+            .and_then(|d| d.into_iter().next())
+    };
+    let path = annotation(ORIGIN_ANNOTATION).and_then(|n| {
+        n.get("path")
+            .and_then(|p| p.scalar_text())
+            .map(str::to_string)
+    });
+    let configured_in = annotation(TRANSFORMATIONS_ANNOTATION)
+        .map(|n| {
+            n.items()
+                .iter()
+                .filter_map(|t| {
+                    t.get("configuredIn")
+                        .and_then(|c| c.scalar_text())
+                        .map(str::to_string)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Origin {
+        source: path,
+        configured_in,
+        ..Origin::default()
+    }
+}
+
+/// Remove the origin annotations (and an annotations map left empty) from
+/// an object and the items of a List.
+fn strip_origin(node: &mut crate::manifest::Node) {
+    use crate::manifest::Value;
+    if let Value::Map(entries) = &mut node.value {
+        for e in entries.iter_mut() {
+            if e.key == "items" {
+                if let Value::Seq(items) = &mut e.value.value {
+                    items.iter_mut().for_each(strip_origin);
+                }
+            }
+            if e.key == "metadata" {
+                if let Value::Map(meta) = &mut e.value.value {
+                    for m in meta.iter_mut() {
+                        if m.key == "annotations" {
+                            if let Value::Map(a) = &mut m.value.value {
+                                a.retain(|x| {
+                                    x.key != ORIGIN_ANNOTATION
+                                        && x.key != TRANSFORMATIONS_ANNOTATION
+                                });
+                            }
+                        }
+                    }
+                    meta.retain(|m| {
+                        !(m.key == "annotations"
+                            && matches!(&m.value.value, Value::Map(a) if a.is_empty()))
+                    });
+                }
+            }
+        }
+    }
+}
+
 /// Parse, extract and evaluate one document chunk.
-fn process_chunk(path: &str, chunk: Chunk, opts: &ScanOptions) -> Outcome {
+fn process_chunk(stream: &Stream, chunk: Chunk, opts: &ScanOptions) -> Outcome {
+    let path = stream.name.as_str();
+    let (is_rendered, is_kustomize) = match stream.source {
+        StreamSource::Rendered(_, k) => (true, k),
+        _ => (false, false),
+    };
     let mut out = Outcome::default();
     let text = match chunk.text {
         Ok(text) => text,
@@ -251,7 +400,12 @@ fn process_chunk(path: &str, chunk: Chunk, opts: &ScanOptions) -> Outcome {
             return out;
         }
     };
-    let docs =
+    let source = if is_rendered && !is_kustomize {
+        helm_source(&text)
+    } else {
+        None
+    };
+    let mut docs =
         match std::panic::catch_unwind(|| parse_documents(&text, chunk.first_line, opts.limits)) {
             Ok(Ok(docs)) => docs,
             Ok(Err(e)) => {
@@ -272,9 +426,30 @@ fn process_chunk(path: &str, chunk: Chunk, opts: &ScanOptions) -> Outcome {
             }
         };
     let ctx = Context::default();
-    for doc in &docs {
+    let mut origins: Vec<Vec<Origin>> = Vec::new();
+    if is_kustomize {
+        for doc in &mut docs {
+            origins.push(
+                objects(doc)
+                    .iter()
+                    .map(|o| kustomize_origin(o.node))
+                    .collect(),
+            );
+            strip_origin(doc);
+        }
+    }
+    for (doc_index, doc) in docs.iter().enumerate() {
         out.documents += 1;
-        for object in objects(doc) {
+        for (object_index, object) in objects(doc).into_iter().enumerate() {
+            let origin = is_rendered.then(|| {
+                match origins.get(doc_index).and_then(|o| o.get(object_index)) {
+                    Some(o) => o.clone(),
+                    None => Origin {
+                        source: source.clone(),
+                        ..Origin::default()
+                    },
+                }
+            });
             out.objects += 1;
             let r = &object.reference;
             if r.kind == "ServiceAccount" && r.api_version == "v1" {
@@ -310,26 +485,44 @@ fn process_chunk(path: &str, chunk: Chunk, opts: &ScanOptions) -> Outcome {
                 line: pos.line,
                 column: pos.column,
             };
+            let rendered_at = |pos: crate::manifest::Pos| {
+                is_rendered.then_some(Position {
+                    line: pos.line,
+                    column: pos.column,
+                })
+            };
             out.workloads.push(Workload {
-                target: path.into(),
+                target: stream.target.clone(),
                 object: r.clone(),
                 location: at(view.object_pos),
+                rendered: rendered_at(view.object_pos),
+                origin: origin.clone(),
                 template: view.prefix.trim_end_matches('.').to_string(),
                 level: PssLevel::met(&baseline, &restricted),
                 baseline: baseline.admission_message(PssLevel::Baseline, &opts.version_label),
                 restricted: restricted.admission_message(PssLevel::Restricted, &opts.version_label),
             });
             for v in evaluation.violations(opts.tier) {
+                let field = format!("{}{}", view.prefix, v.field);
+                let origin = origin.clone().map(|mut o| {
+                    o.pointer = crate::manifest::field::pointer(
+                        object.node,
+                        &crate::manifest::field::parse(&field),
+                    );
+                    o
+                });
                 out.findings.push(Finding {
                     check: v.check,
                     tier: v.tier,
                     severity: v.tier.severity(),
-                    target: path.into(),
+                    target: stream.target.clone(),
                     object: r.clone(),
                     container: container_of(&v.subject),
-                    field: format!("{}{}", view.prefix, v.field),
+                    field,
                     message: v.message,
                     location: at(v.pos),
+                    rendered: rendered_at(v.pos),
+                    origin,
                     fingerprint: String::new(),
                     values: v.values,
                     unless_service_account: v.unless_service_account,

@@ -1,6 +1,7 @@
 //! Parse: YAML streams into position-aware trees, and trees into pod specs.
 
 pub mod chunk;
+pub mod field;
 pub mod node;
 pub mod workload;
 pub mod yaml;

@@ -14,6 +14,8 @@ pub struct RunInfo {
     pub version_label: String,
     pub level: Tier,
     pub fail_on: Option<Tier>,
+    /// The repository root; locations are relative to it.
+    pub root: std::path::PathBuf,
 }
 
 /// Findings at or above the gate: their tier is the gate's tier or more severe.

@@ -43,16 +43,19 @@ impl Style {
 struct Sources<'a> {
     files: HashMap<String, Option<Vec<String>>>,
     stdin: Option<&'a str>,
+    /// Relative paths are relative to the repository root.
+    root: &'a std::path::Path,
 }
 
 impl Sources<'_> {
     fn line(&mut self, path: &str, line: u32) -> Option<String> {
         let stdin = self.stdin;
+        let root = self.root;
         let lines = self.files.entry(path.to_string()).or_insert_with(|| {
             let text = if path == STDIN_NAME {
                 stdin.map(str::to_string)
             } else {
-                std::fs::read_to_string(path).ok()
+                std::fs::read_to_string(root.join(path)).ok()
             };
             text.map(|t| t.lines().map(str::to_string).collect())
         });
@@ -65,6 +68,7 @@ pub fn render(result: &ScanResult, run: &RunInfo, color: bool) -> String {
     let mut sources = Sources {
         files: HashMap::new(),
         stdin: result.stdin_text.as_deref(),
+        root: &run.root,
     };
     let mut out = String::new();
     let mut findings: Vec<&Finding> = result.findings.iter().collect();

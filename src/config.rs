@@ -1,0 +1,548 @@
+//! `.kpsa.yaml`: what to render and how to judge it.
+//!
+//! The file is read with kpsa's own position-aware YAML reader, so every
+//! error names the file, line and column, and unknown keys get a "did you
+//! mean" hint. Paths in the file are relative to the file's directory.
+//! The contract is documented in `docs/config.md` and
+//! `docs/kpsa-config.schema.json`.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::manifest::yaml::parse_documents;
+use crate::manifest::{Limits, Node, PodTemplateKind, Pos, Value};
+use crate::policy::{Tier, VersionSpec};
+
+/// The file name searched for.
+pub const FILE_NAME: &str = ".kpsa.yaml";
+
+/// The settings of one `.kpsa.yaml`. `None` means "not set here".
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// The file it came from.
+    pub file: PathBuf,
+    pub level: Option<Tier>,
+    pub kubernetes_version: Option<VersionSpec>,
+    /// `Some(None)` is `fail-on: never`.
+    pub fail_on: Option<Option<Tier>>,
+    pub helm: Option<PathBuf>,
+    pub kustomize: Option<PathBuf>,
+    pub render_timeout: Option<Duration>,
+    pub jobs: Option<usize>,
+    pub targets: Vec<TargetSpec>,
+    pub pod_templates: Vec<PodTemplateKind>,
+}
+
+/// A target as written in the config; paths are already joined to the
+/// config file's directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetSpec {
+    pub name: Option<String>,
+    /// The line of the target in the config, for `kpsa targets`.
+    pub line: u32,
+    pub source: SourceSpec,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceSpec {
+    Helm(HelmSpec),
+    Kustomize { path: PathBuf },
+    Manifests { paths: Vec<String> },
+}
+
+/// A Helm release: everything `helm template` is told.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HelmSpec {
+    pub chart: PathBuf,
+    pub values: Vec<PathBuf>,
+    pub set: Vec<String>,
+    pub set_string: Vec<String>,
+    pub release: Option<String>,
+    pub namespace: Option<String>,
+    pub kube_version: Option<String>,
+    pub api_versions: Vec<String>,
+    pub include_crds: bool,
+}
+
+/// A configuration error, with where and what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub pos: Option<Pos>,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(p) = self.pos {
+            write!(f, ":{}:{}", p.line, p.column)?;
+        }
+        write!(f, ": {}", self.message)?;
+        if let Some(h) = &self.hint {
+            write!(f, "\n  hint: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Find `.kpsa.yaml` from `start` upward, stopping at the repository root
+/// (the first directory holding `.git`). Outside a repository only `start`
+/// itself is searched.
+pub fn find(start: &Path, repo_root: Option<&Path>) -> Option<PathBuf> {
+    let mut dir = Some(start);
+    while let Some(d) = dir {
+        let candidate = d.join(FILE_NAME);
+        if candidate.is_file() {
+            return Some(candidate);
+        }
+        match repo_root {
+            Some(root) if d != root && d.starts_with(root) => dir = d.parent(),
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// Read and check a config file.
+pub fn load(file: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(file).map_err(|e| ConfigError {
+        file: file.to_path_buf(),
+        pos: None,
+        message: format!("cannot read: {e}"),
+        hint: None,
+    })?;
+    parse(&text, file)
+}
+
+/// Check config text; `file` names it in errors and anchors relative paths.
+pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
+    let r = Reader { file };
+    let docs = parse_documents(text, 1, Limits::default()).map_err(|e| ConfigError {
+        file: file.to_path_buf(),
+        pos: Some(e.pos),
+        message: format!("invalid YAML: {}", e.message),
+        hint: None,
+    })?;
+    let root = match docs.as_slice() {
+        [root] => root,
+        [] => return Err(r.err(None, "the file is empty", Some(MINIMAL))),
+        [_, second, ..] => {
+            return Err(r.err(Some(second.pos), "a config holds one YAML document", None));
+        }
+    };
+    let dir = file.parent().unwrap_or(Path::new("."));
+    let mut config = Config {
+        file: file.to_path_buf(),
+        ..Config::default()
+    };
+    let entries = r.map(root, "the config")?;
+    r.known_keys(
+        entries,
+        "the config",
+        &[
+            "version",
+            "level",
+            "kubernetes-version",
+            "fail-on",
+            "helm",
+            "kustomize",
+            "render-timeout",
+            "jobs",
+            "targets",
+            "pod-templates",
+        ],
+    )?;
+    match root.get("version") {
+        None => return Err(r.err(Some(root.pos), "`version` is missing", Some(MINIMAL))),
+        Some(v) if v.scalar_text() == Some("1") => {}
+        Some(v) => {
+            return Err(r.err(
+                Some(v.pos),
+                &format!("unsupported config version {}", v.describe()),
+                Some("this kpsa reads `version: 1`"),
+            ));
+        }
+    }
+    for e in entries {
+        let v = &e.value;
+        match e.key.as_str() {
+            "level" => config.level = Some(r.tier(v, "level", false)?.expect("not never")),
+            "fail-on" => config.fail_on = Some(r.tier(v, "fail-on", true)?),
+            "kubernetes-version" => {
+                let s = r.string(v, "kubernetes-version")?;
+                config.kubernetes_version = Some(s.parse().map_err(|m: String| {
+                    r.err(
+                        Some(v.pos),
+                        &m,
+                        Some("for example `kubernetes-version: v1.33`"),
+                    )
+                })?);
+            }
+            "helm" => config.helm = Some(dir.join(r.string(v, "helm")?)),
+            "kustomize" => config.kustomize = Some(dir.join(r.string(v, "kustomize")?)),
+            "render-timeout" => {
+                let secs = r.positive(v, "render-timeout")?;
+                config.render_timeout = Some(Duration::from_secs(secs));
+            }
+            "jobs" => config.jobs = Some(r.positive(v, "jobs")? as usize),
+            "targets" => {
+                for item in r.seq(v, "targets")? {
+                    config.targets.push(r.target(item, dir)?);
+                }
+            }
+            "pod-templates" => {
+                for item in r.seq(v, "pod-templates")? {
+                    config.pod_templates.push(r.pod_template(item)?);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut names = std::collections::HashMap::new();
+    for t in &config.targets {
+        if let Some(name) = &t.name {
+            if let Some(first) = names.insert(name.clone(), t.line) {
+                return Err(r.err(
+                    Some(Pos {
+                        line: t.line,
+                        column: 1,
+                    }),
+                    &format!("target name {name:?} is used twice (first at line {first})"),
+                    Some("target names are the targets' identity; make them unique"),
+                ));
+            }
+        }
+    }
+    Ok(config)
+}
+
+const MINIMAL: &str = "a minimal config is `version: 1`; see docs/config.md";
+
+struct Reader<'a> {
+    file: &'a Path,
+}
+
+impl Reader<'_> {
+    fn err(&self, pos: Option<Pos>, message: &str, hint: Option<&str>) -> ConfigError {
+        ConfigError {
+            file: self.file.to_path_buf(),
+            pos,
+            message: message.to_string(),
+            hint: hint.map(str::to_string),
+        }
+    }
+
+    fn wrong_type(&self, node: &Node, what: &str, expected: &str) -> ConfigError {
+        self.err(
+            Some(node.pos),
+            &format!("`{what}` must be {expected}, found {}", node.describe()),
+            None,
+        )
+    }
+
+    fn map<'n>(
+        &self,
+        node: &'n Node,
+        what: &str,
+    ) -> Result<&'n [crate::manifest::Entry], ConfigError> {
+        match &node.value {
+            Value::Map(entries) => Ok(entries),
+            _ => Err(self.wrong_type(node, what, "a mapping")),
+        }
+    }
+
+    fn seq<'n>(&self, node: &'n Node, what: &str) -> Result<&'n [Node], ConfigError> {
+        match &node.value {
+            Value::Seq(items) => Ok(items),
+            _ => Err(self.wrong_type(node, what, "a list")),
+        }
+    }
+
+    fn string(&self, node: &Node, what: &str) -> Result<String, ConfigError> {
+        match &node.value {
+            Value::Scalar(s) if !node.is_null() => Ok(s.text.clone()),
+            _ => Err(self.wrong_type(node, what, "a string")),
+        }
+    }
+
+    fn strings(&self, node: &Node, what: &str) -> Result<Vec<String>, ConfigError> {
+        self.seq(node, what)?
+            .iter()
+            .map(|n| self.string(n, what))
+            .collect()
+    }
+
+    fn bool(&self, node: &Node, what: &str) -> Result<bool, ConfigError> {
+        match node.as_bool() {
+            Ok(Some(b)) => Ok(b),
+            _ => Err(self.wrong_type(node, what, "true or false")),
+        }
+    }
+
+    fn positive(&self, node: &Node, what: &str) -> Result<u64, ConfigError> {
+        match node.as_int() {
+            Ok(Some(n)) if n > 0 => Ok(n as u64),
+            _ => Err(self.wrong_type(node, what, "a positive whole number")),
+        }
+    }
+
+    fn tier(&self, node: &Node, what: &str, never: bool) -> Result<Option<Tier>, ConfigError> {
+        let s = self.string(node, what)?;
+        match s.as_str() {
+            "baseline" => Ok(Some(Tier::Baseline)),
+            "restricted" => Ok(Some(Tier::Restricted)),
+            "hardened" => Ok(Some(Tier::Hardened)),
+            "never" if never => Ok(None),
+            _ => Err(self.err(
+                Some(node.pos),
+                &format!("`{what}` cannot be {s:?}"),
+                Some(if never {
+                    "one of baseline, restricted, hardened, never"
+                } else {
+                    "one of baseline, restricted, hardened"
+                }),
+            )),
+        }
+    }
+
+    fn known_keys(
+        &self,
+        entries: &[crate::manifest::Entry],
+        what: &str,
+        known: &[&str],
+    ) -> Result<(), ConfigError> {
+        for e in entries {
+            if !known.contains(&e.key.as_str()) {
+                let hint = match closest(&e.key, known) {
+                    Some(k) => format!("did you mean `{k}`? known keys: {}", known.join(", ")),
+                    None => format!("known keys: {}", known.join(", ")),
+                };
+                return Err(self.err(
+                    Some(e.value.pos),
+                    &format!("unknown key `{}` in {what}", e.key),
+                    Some(&hint),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn target(&self, node: &Node, dir: &Path) -> Result<TargetSpec, ConfigError> {
+        let entries = self.map(node, "targets[]")?;
+        self.known_keys(
+            entries,
+            "a target",
+            &["name", "helm", "kustomize", "manifests"],
+        )?;
+        let name = node
+            .get("name")
+            .map(|n| self.string(n, "name"))
+            .transpose()?;
+        let kinds: Vec<&crate::manifest::Entry> = entries
+            .iter()
+            .filter(|e| matches!(e.key.as_str(), "helm" | "kustomize" | "manifests"))
+            .collect();
+        let [kind] = kinds.as_slice() else {
+            return Err(self.err(
+                Some(node.pos),
+                "a target has exactly one of `helm`, `kustomize`, `manifests`",
+                Some("split it into one target per chart, overlay or set of manifests"),
+            ));
+        };
+        let v = &kind.value;
+        let source = match kind.key.as_str() {
+            "helm" => SourceSpec::Helm(self.helm(v, dir)?),
+            "kustomize" => {
+                let entries = self.map(v, "kustomize")?;
+                self.known_keys(entries, "kustomize", &["path"])?;
+                let path = v
+                    .get("path")
+                    .ok_or_else(|| self.err(Some(v.pos), "`kustomize.path` is missing", None))?;
+                SourceSpec::Kustomize {
+                    path: dir.join(self.string(path, "kustomize.path")?),
+                }
+            }
+            _ => {
+                let entries = self.map(v, "manifests")?;
+                self.known_keys(entries, "manifests", &["paths"])?;
+                let paths = v
+                    .get("paths")
+                    .ok_or_else(|| self.err(Some(v.pos), "`manifests.paths` is missing", None))?;
+                SourceSpec::Manifests {
+                    paths: self.strings(paths, "manifests.paths")?,
+                }
+            }
+        };
+        Ok(TargetSpec {
+            name,
+            line: node.pos.line,
+            source,
+        })
+    }
+
+    fn helm(&self, node: &Node, dir: &Path) -> Result<HelmSpec, ConfigError> {
+        let entries = self.map(node, "helm")?;
+        self.known_keys(
+            entries,
+            "helm",
+            &[
+                "chart",
+                "values",
+                "set",
+                "set-string",
+                "release",
+                "namespace",
+                "kube-version",
+                "api-versions",
+                "include-crds",
+            ],
+        )?;
+        let mut spec = HelmSpec::default();
+        let chart = node
+            .get("chart")
+            .ok_or_else(|| self.err(Some(node.pos), "`helm.chart` is missing", None))?;
+        spec.chart = dir.join(self.string(chart, "helm.chart")?);
+        for e in entries {
+            let v = &e.value;
+            match e.key.as_str() {
+                "values" => {
+                    spec.values = self
+                        .strings(v, "helm.values")?
+                        .into_iter()
+                        .map(|p| dir.join(p))
+                        .collect()
+                }
+                "set" => spec.set = self.strings(v, "helm.set")?,
+                "set-string" => spec.set_string = self.strings(v, "helm.set-string")?,
+                "release" => spec.release = Some(self.string(v, "helm.release")?),
+                "namespace" => spec.namespace = Some(self.string(v, "helm.namespace")?),
+                "kube-version" => spec.kube_version = Some(self.string(v, "helm.kube-version")?),
+                "api-versions" => spec.api_versions = self.strings(v, "helm.api-versions")?,
+                "include-crds" => spec.include_crds = self.bool(v, "helm.include-crds")?,
+                _ => {}
+            }
+        }
+        Ok(spec)
+    }
+
+    fn pod_template(&self, node: &Node) -> Result<PodTemplateKind, ConfigError> {
+        let entries = self.map(node, "pod-templates[]")?;
+        self.known_keys(entries, "a pod template kind", &["group", "kind", "path"])?;
+        let field = |key: &str| {
+            node.get(key)
+                .ok_or_else(|| {
+                    self.err(
+                        Some(node.pos),
+                        &format!("`{key}` is missing"),
+                        Some("for example `{group: argoproj.io, kind: Rollout, path: spec.template}`"),
+                    )
+                })
+                .and_then(|n| self.string(n, key))
+        };
+        let path = field("path")?;
+        let keys: Vec<&str> = path.split('.').collect();
+        if keys.iter().any(|k| k.is_empty()) {
+            return Err(self.err(
+                node.get("path").map(|n| n.pos),
+                &format!("`path` {path:?} is not a dotted field path"),
+                Some("for example `spec.template`"),
+            ));
+        }
+        Ok(PodTemplateKind::new(
+            &field("group")?,
+            &field("kind")?,
+            &keys,
+        ))
+    }
+}
+
+/// The known key nearest to a misspelt one, if it is near enough.
+fn closest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|k| (distance(word, k), *k))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 3))
+        .min()
+        .map(|(_, k)| k)
+}
+
+/// Levenshtein distance.
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(text: &str) -> Result<Config, ConfigError> {
+        parse(text, Path::new("/repo/.kpsa.yaml"))
+    }
+
+    #[test]
+    fn full_config() {
+        let c = parse_str(
+            "version: 1\nlevel: restricted\nkubernetes-version: v1.30\nfail-on: never\n\
+             render-timeout: 30\ntargets:\n- name: web-prod\n  helm:\n    chart: charts/web\n    \
+             values: [charts/web/values-prod.yaml]\n    set: [image.tag=2]\n    namespace: prod\n\
+             - kustomize: {path: deploy/overlays/prod}\n\
+             pod-templates:\n- {group: argoproj.io, kind: Rollout, path: spec.template}\n",
+        )
+        .unwrap();
+        assert_eq!(c.level, Some(Tier::Restricted));
+        assert_eq!(c.fail_on, Some(None));
+        assert_eq!(c.render_timeout, Some(Duration::from_secs(30)));
+        assert_eq!(c.targets.len(), 2);
+        let SourceSpec::Helm(h) = &c.targets[0].source else {
+            panic!("helm")
+        };
+        assert_eq!(h.chart, Path::new("/repo/charts/web"));
+        assert_eq!(
+            h.values,
+            vec![PathBuf::from("/repo/charts/web/values-prod.yaml")]
+        );
+        assert_eq!(h.set, vec!["image.tag=2".to_string()]);
+        assert_eq!(c.targets[1].line, 13);
+        assert_eq!(c.pod_templates[0].path, vec!["spec", "template"]);
+    }
+
+    #[test]
+    fn unknown_key_has_line_and_hint() {
+        let e = parse_str("version: 1\ntargets:\n- helm:\n    chart: x\n    valuse: [a]\n")
+            .unwrap_err();
+        assert_eq!(e.pos.map(|p| p.line), Some(5));
+        assert!(e.message.contains("unknown key `valuse`"), "{e}");
+        assert!(e.hint.unwrap().starts_with("did you mean `values`?"));
+    }
+
+    #[test]
+    fn wrong_types_and_versions() {
+        let e = parse_str("version: 1\njobs: many\n").unwrap_err();
+        assert_eq!(e.pos.map(|p| p.line), Some(2));
+        assert!(e.message.contains("positive whole number"), "{e}");
+        let e = parse_str("version: 2\n").unwrap_err();
+        assert!(e.message.contains("unsupported config version"), "{e}");
+        let e = parse_str("level: baseline\n").unwrap_err();
+        assert!(e.message.contains("`version` is missing"), "{e}");
+        let e = parse_str("version: 1\ntargets:\n- name: a\n").unwrap_err();
+        assert!(e.message.contains("exactly one of"), "{e}");
+        let e = parse_str("version: 1\nkubernetes-version: 1.30\n").unwrap_err();
+        assert_eq!(e.pos.map(|p| p.line), Some(2));
+        let e = parse_str("version: 1\ntargets:\n- {name: a, manifests: {paths: [x]}}\n- {name: a, manifests: {paths: [y]}}\n").unwrap_err();
+        assert!(e.message.contains("used twice"), "{e}");
+    }
+}

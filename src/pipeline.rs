@@ -1,0 +1,219 @@
+//! One snapshot through the pipeline: render the targets (in parallel,
+//! bounded), read plain manifests, evaluate everything, and move each
+//! finding to its source file and line.
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+
+use crate::plan::{PlanError, Source, Target, relative};
+use crate::render::{self, Producer, RenderError, Renderers};
+use crate::scan::{Input, InputError, RenderedInput, STDIN_NAME, ScanOptions, ScanResult, scan};
+
+/// How progress is shown on standard error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// A bar that redraws itself (a terminal).
+    Bar,
+    /// One line per rendered target (CI logs).
+    Lines,
+    Quiet,
+}
+
+impl Progress {
+    pub fn detect(quiet: bool) -> Self {
+        if quiet {
+            Progress::Quiet
+        } else if std::io::stderr().is_terminal() {
+            Progress::Bar
+        } else {
+            Progress::Lines
+        }
+    }
+}
+
+/// Time spent, for `--timings` and the benchmark.
+#[derive(Debug, Clone, Default)]
+pub struct Timings {
+    pub rendered: usize,
+    /// Sum of the render programs' wall times.
+    pub render_wall: Duration,
+    pub wall: Duration,
+}
+
+/// What a run produced.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    pub result: ScanResult,
+    pub timings: Timings,
+}
+
+/// Run the targets of a plan.
+pub fn run(
+    root: &Path,
+    targets: &[Target],
+    plan_errors: &[PlanError],
+    scan_opts: &ScanOptions,
+    renderers: &Renderers,
+    progress: Progress,
+) -> Snapshot {
+    let start = Instant::now();
+    let to_render: Vec<&Target> = targets
+        .iter()
+        .filter(|t| matches!(t.source, Source::Helm(_) | Source::Kustomize { .. }))
+        .collect();
+    let done = AtomicUsize::new(0);
+    let stderr = Mutex::new(());
+    let total = to_render.len();
+    let rendered: Vec<(String, Result<render::Rendered, RenderError>)> = to_render
+        .par_iter()
+        .map(|t| {
+            let r = render::render(t, renderers);
+            let n = done.fetch_add(1, Ordering::SeqCst) + 1;
+            let _guard = stderr.lock();
+            let mut err = std::io::stderr().lock();
+            match progress {
+                Progress::Bar => {
+                    let width = 30;
+                    let filled = width * n / total.max(1);
+                    let _ = write!(
+                        err,
+                        "\r\x1b[K[{}{}] {n}/{total} {}",
+                        "#".repeat(filled),
+                        " ".repeat(width - filled),
+                        t.id
+                    );
+                    if n == total {
+                        let _ = write!(err, "\r\x1b[K");
+                    }
+                }
+                Progress::Lines => {
+                    let _ = match &r {
+                        Ok(ok) => writeln!(
+                            err,
+                            "kpsa: [{n}/{total}] rendered {} ({}, {:.2} s)",
+                            t.id,
+                            t.kind(),
+                            ok.elapsed.as_secs_f64()
+                        ),
+                        Err(_) => writeln!(
+                            err,
+                            "kpsa: [{n}/{total}] failed to render {} ({})",
+                            t.id,
+                            t.kind()
+                        ),
+                    };
+                }
+                Progress::Quiet => {}
+            }
+            (t.id.clone(), r)
+        })
+        .collect();
+
+    let mut timings = Timings::default();
+    let mut inputs = Vec::new();
+    let mut producers: HashMap<String, Producer> = HashMap::new();
+    let mut errors: Vec<InputError> = plan_errors
+        .iter()
+        .map(|e| InputError {
+            path: e.path.clone(),
+            line: e.line,
+            column: None,
+            message: e.message.clone(),
+            target: None,
+        })
+        .collect();
+    let mut rendered = rendered.into_iter();
+    for t in targets {
+        match &t.source {
+            Source::Manifests { files } => inputs.extend(files.iter().map(|f| Input::Path {
+                path: f.clone(),
+                target: Some(t.id.clone()),
+            })),
+            Source::Stdin => inputs.push(Input::Stdin),
+            Source::Helm(_) | Source::Kustomize { .. } => {
+                let Some((_, r)) = rendered.next() else {
+                    continue;
+                };
+                match r {
+                    Ok(ok) => {
+                        timings.rendered += 1;
+                        timings.render_wall += ok.elapsed;
+                        let kustomize = matches!(ok.producer, Producer::Kustomize { .. });
+                        inputs.push(Input::Rendered(RenderedInput {
+                            target: t.id.clone(),
+                            name: format!(
+                                "{} ({} output)",
+                                t.id,
+                                if kustomize {
+                                    "kustomize"
+                                } else {
+                                    "helm template"
+                                }
+                            ),
+                            text: ok.text,
+                            kustomize,
+                        }));
+                        producers.insert(t.id.clone(), ok.producer);
+                    }
+                    Err(e) => errors.push(render_error(e)),
+                }
+            }
+        }
+    }
+    let mut result = scan(&inputs, scan_opts);
+    crate::provenance::locate(
+        &mut result.findings,
+        &mut result.workloads,
+        &producers,
+        root,
+    );
+    // Paths of plain files as the repository names them.
+    let rel = |p: &mut String| {
+        if p != STDIN_NAME && Path::new(p.as_str()).is_absolute() {
+            *p = relative(root, Path::new(p.as_str()));
+        }
+    };
+    result
+        .findings
+        .iter_mut()
+        .for_each(|f| rel(&mut f.location.path));
+    result
+        .workloads
+        .iter_mut()
+        .for_each(|w| rel(&mut w.location.path));
+    result.errors.iter_mut().for_each(|e| rel(&mut e.path));
+    errors.append(&mut result.errors);
+    result.errors = errors;
+    timings.wall = start.elapsed();
+    Snapshot { result, timings }
+}
+
+fn render_error(e: RenderError) -> InputError {
+    let mut message = format!("target {} failed to render", e.target);
+    if let Some(c) = &e.command {
+        message.push_str(&format!("\n  command: {c}"));
+    }
+    message.push_str(&format!("\n  {}", e.message.replace('\n', "\n  ")));
+    InputError {
+        path: e.target.clone(),
+        line: None,
+        column: None,
+        message,
+        target: Some(e.target),
+    }
+}
+
+/// Absolute form of a path given on the command line.
+pub fn absolute(p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        crate::plan::normalize(p)
+    } else {
+        crate::plan::normalize(&std::env::current_dir().unwrap_or_default().join(p))
+    }
+}

@@ -1,0 +1,627 @@
+//! Plan: what to render. Targets come from the config, from the command
+//! line, or from discovery in the repository tree.
+//!
+//! Discovery finds the roots a repository deploys: every chart that is not a
+//! dependency of another chart in the tree, every kustomization no other
+//! kustomization uses, and the plain manifests outside both (one target per
+//! directory). It honours `.gitignore` and never follows a symlink out of
+//! the repository. Each target knows its input paths, so a later stage can
+//! tell whether a change touched it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Component, Path, PathBuf};
+
+use crate::config::{HelmSpec, SourceSpec, TargetSpec};
+use crate::manifest::yaml::parse_documents;
+use crate::manifest::{Limits, Node};
+
+/// One thing to render and evaluate.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Its name in the config, else its path relative to the repository root.
+    pub id: String,
+    pub source: Source,
+    /// Why it is a target, for `kpsa targets`.
+    pub reason: String,
+    /// Files and directories whose change can change its output (absolute).
+    pub inputs: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Source {
+    Helm(HelmTarget),
+    Kustomize { dir: PathBuf },
+    Manifests { files: Vec<PathBuf> },
+    Stdin,
+}
+
+/// A chart with the release settings `helm template` gets.
+#[derive(Debug, Clone)]
+pub struct HelmTarget {
+    pub spec: HelmSpec,
+    pub chart: Chart,
+}
+
+/// What kpsa reads from a `Chart.yaml`.
+#[derive(Debug, Clone, Default)]
+pub struct Chart {
+    pub dir: PathBuf,
+    pub name: String,
+    pub library: bool,
+    pub dependencies: Vec<Dependency>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Dependency {
+    pub name: String,
+    pub alias: Option<String>,
+    pub repository: String,
+    /// The line of the entry in `Chart.yaml`.
+    pub line: u32,
+}
+
+impl Dependency {
+    /// The directory of a `file://` dependency.
+    pub fn local_dir(&self, chart_dir: &Path) -> Option<PathBuf> {
+        let rel = self.repository.strip_prefix("file://")?;
+        Some(normalize(&chart_dir.join(rel)))
+    }
+}
+
+impl Target {
+    pub fn kind(&self) -> &'static str {
+        match self.source {
+            Source::Helm(_) => "helm",
+            Source::Kustomize { .. } => "kustomize",
+            Source::Manifests { .. } | Source::Stdin => "manifests",
+        }
+    }
+}
+
+/// Something in the tree that kept a target from being planned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanError {
+    pub path: String,
+    pub line: Option<u32>,
+    pub message: String,
+}
+
+/// The targets of a run, and what went wrong finding them.
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub targets: Vec<Target>,
+    pub errors: Vec<PlanError>,
+}
+
+/// The repository root: the nearest directory at or above `start` holding
+/// `.git`.
+pub fn repo_root(start: &Path) -> Option<PathBuf> {
+    let start = std::fs::canonicalize(start).ok()?;
+    start
+        .ancestors()
+        .find(|d| d.join(".git").exists())
+        .map(Path::to_path_buf)
+}
+
+/// A path relative to the root, `/`-separated; the path itself when it is
+/// outside.
+pub fn relative(root: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    let s = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/");
+    if s.is_empty() { ".".into() } else { s }
+}
+
+/// Remove `.` and `..` without touching the file system.
+pub fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+fn read_yaml(path: &Path) -> Result<Node, PlanError> {
+    let err = |line, message: String| PlanError {
+        path: path.display().to_string(),
+        line,
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| err(None, format!("cannot read: {e}")))?;
+    let docs = parse_documents(&text, 1, Limits::default())
+        .map_err(|e| err(Some(e.pos.line), format!("invalid YAML: {}", e.message)))?;
+    docs.into_iter()
+        .next()
+        .ok_or_else(|| err(None, "the file is empty".into()))
+}
+
+/// Read a chart's `Chart.yaml`.
+pub fn read_chart(dir: &Path) -> Result<Chart, PlanError> {
+    let file = dir.join("Chart.yaml");
+    let node = read_yaml(&file)?;
+    let text = |n: &Node, k: &str| n.get(k).and_then(Node::scalar_text).map(str::to_string);
+    let dependencies = node
+        .get("dependencies")
+        .map(|d| d.items())
+        .unwrap_or_default()
+        .iter()
+        .map(|d| Dependency {
+            name: text(d, "name").unwrap_or_default(),
+            alias: text(d, "alias"),
+            repository: text(d, "repository").unwrap_or_default(),
+            line: d.pos.line,
+        })
+        .collect();
+    Ok(Chart {
+        dir: dir.to_path_buf(),
+        name: text(&node, "name").ok_or_else(|| PlanError {
+            path: file.display().to_string(),
+            line: Some(node.pos.line),
+            message: "Chart.yaml has no `name`".into(),
+        })?,
+        library: text(&node, "type").as_deref() == Some("library"),
+        dependencies,
+    })
+}
+
+/// The file names kustomize accepts, in its order of preference.
+pub const KUSTOMIZATION_FILES: [&str; 3] =
+    ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
+pub fn kustomization_file(dir: &Path) -> Option<PathBuf> {
+    KUSTOMIZATION_FILES
+        .iter()
+        .map(|n| dir.join(n))
+        .find(|p| p.is_file())
+}
+
+/// What one kustomization refers to: directories (other kustomizations)
+/// and files (resources, patches, generator inputs), all local.
+#[derive(Debug, Default)]
+pub struct KustomizationRefs {
+    pub dirs: Vec<PathBuf>,
+    pub files: Vec<PathBuf>,
+}
+
+pub fn kustomization_refs(dir: &Path) -> Result<KustomizationRefs, PlanError> {
+    let mut refs = KustomizationRefs::default();
+    let Some(file) = kustomization_file(dir) else {
+        return Ok(refs);
+    };
+    let node = read_yaml(&file)?;
+    let mut add = |s: &str| {
+        if s.contains("://") || s.starts_with("github.com/") || s.contains("?ref=") {
+            return;
+        }
+        let p = normalize(&dir.join(s));
+        if p.is_dir() {
+            refs.dirs.push(p);
+        } else {
+            refs.files.push(p);
+        }
+    };
+    for key in [
+        "resources",
+        "bases",
+        "components",
+        "patchesStrategicMerge",
+        "crds",
+    ] {
+        for item in node.get(key).map(Node::items).unwrap_or_default() {
+            if let Some(s) = item.scalar_text() {
+                add(s);
+            }
+        }
+    }
+    for key in ["patches", "patchesJson6902"] {
+        for item in node.get(key).map(Node::items).unwrap_or_default() {
+            if let Some(s) = item.get("path").and_then(Node::scalar_text) {
+                add(s);
+            }
+        }
+    }
+    for key in ["configMapGenerator", "secretGenerator"] {
+        for item in node.get(key).map(Node::items).unwrap_or_default() {
+            for list in ["files", "envs"] {
+                for f in item.get(list).map(Node::items).unwrap_or_default() {
+                    if let Some(s) = f.scalar_text() {
+                        add(s.rsplit('=').next().unwrap_or(s));
+                    }
+                }
+            }
+        }
+    }
+    Ok(refs)
+}
+
+/// Inputs of a chart: its directory, its values files and its `file://`
+/// dependencies, transitively.
+fn helm_inputs(chart: &Chart, spec: &HelmSpec) -> Vec<PathBuf> {
+    let mut inputs = vec![chart.dir.clone()];
+    inputs.extend(spec.values.iter().cloned());
+    let mut queue = vec![chart.clone()];
+    let mut seen = BTreeSet::new();
+    while let Some(c) = queue.pop() {
+        for d in &c.dependencies {
+            if let Some(dir) = d.local_dir(&c.dir) {
+                if seen.insert(dir.clone()) {
+                    inputs.push(dir.clone());
+                    if let Ok(sub) = read_chart(&dir) {
+                        queue.push(sub);
+                    }
+                }
+            }
+        }
+    }
+    inputs
+}
+
+/// Inputs of a kustomization: its directory and everything it refers to,
+/// transitively.
+fn kustomize_inputs(dir: &Path) -> Vec<PathBuf> {
+    let mut inputs = Vec::new();
+    let mut queue = vec![dir.to_path_buf()];
+    let mut seen = BTreeSet::new();
+    while let Some(d) = queue.pop() {
+        if !seen.insert(d.clone()) {
+            continue;
+        }
+        inputs.push(d.clone());
+        if let Ok(refs) = kustomization_refs(&d) {
+            inputs.extend(refs.files);
+            queue.extend(refs.dirs);
+        }
+    }
+    inputs
+}
+
+/// A Helm target for a chart directory.
+pub fn helm_target(
+    root: &Path,
+    id: Option<String>,
+    spec: HelmSpec,
+    reason: String,
+) -> Result<Target, PlanError> {
+    let chart = read_chart(&spec.chart)?;
+    if chart.library {
+        return Err(PlanError {
+            path: relative(root, &spec.chart.join("Chart.yaml")),
+            line: None,
+            message:
+                "a library chart cannot be rendered on its own; name a chart that depends on it"
+                    .into(),
+        });
+    }
+    let inputs = helm_inputs(&chart, &spec);
+    Ok(Target {
+        id: id.unwrap_or_else(|| relative(root, &spec.chart)),
+        source: Source::Helm(HelmTarget { spec, chart }),
+        reason,
+        inputs,
+    })
+}
+
+pub fn kustomize_target(
+    root: &Path,
+    id: Option<String>,
+    dir: PathBuf,
+    reason: String,
+) -> Result<Target, PlanError> {
+    if kustomization_file(&dir).is_none() {
+        return Err(PlanError {
+            path: relative(root, &dir),
+            line: None,
+            message: format!("no {} here", KUSTOMIZATION_FILES.join(" / ")),
+        });
+    }
+    Ok(Target {
+        id: id.unwrap_or_else(|| relative(root, &dir)),
+        inputs: kustomize_inputs(&dir),
+        source: Source::Kustomize { dir },
+        reason,
+    })
+}
+
+/// Targets from the config.
+pub fn from_config(root: &Path, specs: &[TargetSpec], config_file: &Path) -> Plan {
+    let mut plan = Plan::default();
+    let config_name = relative(root, config_file);
+    for spec in specs {
+        let reason = format!("configured at {config_name}:{}", spec.line);
+        let made = match &spec.source {
+            SourceSpec::Helm(h) => helm_target(root, spec.name.clone(), h.clone(), reason),
+            SourceSpec::Kustomize { path } => {
+                kustomize_target(root, spec.name.clone(), normalize(path), reason)
+            }
+            SourceSpec::Manifests { paths } => {
+                let base = config_file.parent().unwrap_or(root);
+                let files = expand_globs(root, base, paths, &mut plan.errors);
+                Ok(Target {
+                    id: spec.name.clone().unwrap_or_else(|| paths.join(",")),
+                    inputs: files.clone(),
+                    source: Source::Manifests { files },
+                    reason,
+                })
+            }
+        };
+        match made {
+            Ok(t) => plan.targets.push(t),
+            Err(e) => plan.errors.push(e),
+        }
+    }
+    plan
+}
+
+/// Files matching the patterns (relative to `base`; `**` crosses
+/// directories), in the repository's walk order.
+fn expand_globs(
+    root: &Path,
+    base: &Path,
+    patterns: &[String],
+    errors: &mut Vec<PlanError>,
+) -> Vec<PathBuf> {
+    let mut builder = globset::GlobSetBuilder::new();
+    for p in patterns {
+        let full = normalize(&base.join(p));
+        match globset::GlobBuilder::new(&full.to_string_lossy())
+            .literal_separator(true)
+            .build()
+        {
+            Ok(g) => {
+                builder.add(g);
+            }
+            Err(e) => errors.push(PlanError {
+                path: p.clone(),
+                line: None,
+                message: format!("invalid glob: {e}"),
+            }),
+        }
+    }
+    let Ok(set) = builder.build() else {
+        return Vec::new();
+    };
+    let mut files = Vec::new();
+    for entry in walker(root) {
+        if entry.file_type.is_file() && set.is_match(&entry.path) {
+            files.push(entry.path);
+        }
+    }
+    if files.is_empty() {
+        errors.push(PlanError {
+            path: patterns.join(", "),
+            line: None,
+            message: "no file matches these manifest paths".into(),
+        });
+    }
+    files
+}
+
+struct WalkEntry {
+    path: PathBuf,
+    file_type: std::fs::FileType,
+}
+
+/// Every entry under `dir` that `.gitignore` does not exclude, sorted,
+/// hidden entries skipped, symlinks not followed.
+fn walker(dir: &Path) -> Vec<WalkEntry> {
+    let mut out = Vec::new();
+    let walk = ignore::WalkBuilder::new(dir)
+        .hidden(true)
+        .git_ignore(true)
+        .git_exclude(true)
+        .git_global(false)
+        .require_git(false)
+        .follow_links(false)
+        .sort_by_file_name(|a, b| a.cmp(b))
+        .build();
+    for entry in walk.flatten() {
+        if let Some(ft) = entry.file_type() {
+            out.push(WalkEntry {
+                path: entry.into_path(),
+                file_type: ft,
+            });
+        }
+    }
+    out
+}
+
+fn is_yaml(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "yaml" || e == "yml")
+}
+
+/// Discover the targets under `dir` (inside the repository at `root`).
+pub fn discover(root: &Path, dir: &Path) -> Plan {
+    let mut plan = Plan::default();
+    let entries = walker(dir);
+    let mut chart_dirs = Vec::new();
+    let mut kustomize_dirs = Vec::new();
+    let mut yaml_files = Vec::new();
+    for e in &entries {
+        let name = e.path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if e.file_type.is_symlink() {
+            if is_yaml(&e.path) {
+                match std::fs::canonicalize(&e.path) {
+                    Ok(real) if real.starts_with(root) && real.is_file() => {
+                        yaml_files.push(e.path.clone())
+                    }
+                    Ok(real) if !real.starts_with(root) => plan.errors.push(PlanError {
+                        path: relative(root, &e.path),
+                        line: None,
+                        message: format!(
+                            "symlink leaves the repository (to {}); not read",
+                            real.display()
+                        ),
+                    }),
+                    _ => {}
+                }
+            }
+            continue;
+        }
+        if !e.file_type.is_file() {
+            continue;
+        }
+        let parent = e.path.parent().unwrap_or(root).to_path_buf();
+        if name == "Chart.yaml" {
+            chart_dirs.push(parent);
+        } else if KUSTOMIZATION_FILES.contains(&name) {
+            kustomize_dirs.push(parent);
+        } else if is_yaml(&e.path) {
+            yaml_files.push(e.path.clone());
+        }
+    }
+
+    // Charts: drop those inside another chart (its `charts/`) and those a
+    // chart in the tree names as a `file://` dependency.
+    let mut charts = BTreeMap::new();
+    for d in &chart_dirs {
+        match read_chart(d) {
+            Ok(c) => {
+                charts.insert(d.clone(), c);
+            }
+            Err(mut e) => {
+                e.path = relative(root, Path::new(&e.path));
+                plan.errors.push(e);
+            }
+        }
+    }
+    let mut dependency_of: BTreeMap<PathBuf, PathBuf> = BTreeMap::new();
+    for c in charts.values() {
+        for d in &c.dependencies {
+            if let Some(dep) = d.local_dir(&c.dir) {
+                dependency_of.insert(dep, c.dir.clone());
+            }
+        }
+    }
+    for (d, c) in &charts {
+        if chart_dirs.iter().any(|o| o != d && d.starts_with(o)) {
+            continue;
+        }
+        if let Some(parent) = dependency_of.get(d) {
+            let _ = parent;
+            continue;
+        }
+        if c.library {
+            continue;
+        }
+        let spec = HelmSpec {
+            chart: d.clone(),
+            release: Some(release_name(&c.name)),
+            ..HelmSpec::default()
+        };
+        match helm_target(
+            root,
+            None,
+            spec,
+            "Chart.yaml that no other chart here depends on".into(),
+        ) {
+            Ok(t) => plan.targets.push(t),
+            Err(e) => plan.errors.push(e),
+        }
+    }
+
+    // Kustomizations: the roots are those no other kustomization refers to.
+    let mut used: BTreeSet<PathBuf> = BTreeSet::new();
+    let mut claimed: BTreeSet<PathBuf> = BTreeSet::new();
+    for d in &kustomize_dirs {
+        match kustomization_refs(d) {
+            Ok(refs) => {
+                used.extend(refs.dirs);
+                claimed.extend(refs.files);
+            }
+            Err(mut e) => {
+                e.path = relative(root, Path::new(&e.path));
+                plan.errors.push(e);
+            }
+        }
+    }
+    for d in &kustomize_dirs {
+        if used.contains(d) || chart_dirs.iter().any(|c| d.starts_with(c)) {
+            continue;
+        }
+        match kustomize_target(
+            root,
+            None,
+            d.clone(),
+            "kustomization that no other kustomization uses".into(),
+        ) {
+            Ok(t) => plan.targets.push(t),
+            Err(e) => plan.errors.push(e),
+        }
+    }
+
+    // Plain manifests: YAML outside charts and kustomizations, one target per directory.
+    let mut by_dir: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
+    for f in yaml_files {
+        let owned = chart_dirs.iter().any(|c| f.starts_with(c))
+            || kustomize_dirs.iter().any(|k| f.starts_with(k))
+            || claimed.contains(&f);
+        if !owned {
+            by_dir
+                .entry(f.parent().unwrap_or(root).to_path_buf())
+                .or_default()
+                .push(f);
+        }
+    }
+    for (d, files) in by_dir {
+        plan.targets.push(Target {
+            id: relative(root, &d),
+            inputs: files.clone(),
+            source: Source::Manifests { files },
+            reason: "YAML files outside charts and kustomizations".into(),
+        });
+    }
+    plan
+}
+
+/// A release name Helm accepts, from a chart name (discovery renders each
+/// chart as a release named after it).
+pub fn release_name(chart: &str) -> String {
+    let mut s: String = chart
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    s.truncate(53);
+    let s = s.trim_matches('-').to_string();
+    if s.is_empty() {
+        "release-name".into()
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_and_relative() {
+        assert_eq!(
+            normalize(Path::new("/a/b/../c/./d")),
+            PathBuf::from("/a/c/d")
+        );
+        assert_eq!(
+            relative(Path::new("/r"), Path::new("/r/x/y.yaml")),
+            "x/y.yaml"
+        );
+        assert_eq!(relative(Path::new("/r"), Path::new("/r")), ".");
+        assert_eq!(release_name("My_Chart"), "my-chart");
+    }
+}

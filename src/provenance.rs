@@ -1,0 +1,647 @@
+//! Provenance: move each rendered finding to the file and line of the
+//! repository a person can open.
+//!
+//! - Helm: the `# Source: chart/templates/x.yaml` path is mapped to the
+//!   template in the chart directory (subcharts through `charts/` or their
+//!   `file://` dependency directory). In the template, the line that writes
+//!   the field is found by its keys and indentation (templates are not YAML,
+//!   so this is a careful text match: the key chain must agree with the
+//!   field path, and a literal `- name: x` must agree with the container).
+//!   A field that comes from `toYaml` of a values block lands on the line
+//!   that writes its nearest literal parent; a field with no literal parent
+//!   lands on the object's first line. A subchart from a remote `.tgz` has no
+//!   file in the repository: its findings land on its `dependencies` entry in
+//!   `Chart.yaml`.
+//! - Kustomize: the origin annotation names the resource file; the
+//!   transformer annotation names the kustomizations whose patches changed
+//!   the object. Their patches (strategic-merge and JSON6902, in files or
+//!   inline) are searched, last applied first, for the field; then the
+//!   resource file. The deepest match wins; an exact match in a patch is
+//!   the line that set the field.
+//! - Plain manifests are exact already.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use crate::finding::{Finding, Location, Origin, Workload};
+use crate::manifest::field::{self, Seg};
+use crate::manifest::yaml::parse_documents;
+use crate::manifest::{Limits, Node, Pos, Value};
+use crate::plan::{Chart, kustomization_file, normalize, read_chart, relative};
+use crate::render::Producer;
+
+/// A place found in a source file: how many steps of the field path it
+/// covers, and whether it is the field itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Hit {
+    pos: Pos,
+    depth: usize,
+    exact: bool,
+}
+
+/// Source files, read once.
+#[derive(Default)]
+struct Files {
+    text: HashMap<PathBuf, Option<String>>,
+}
+
+impl Files {
+    fn get(&mut self, path: &Path) -> Option<&str> {
+        self.text
+            .entry(path.to_path_buf())
+            .or_insert_with(|| std::fs::read_to_string(path).ok())
+            .as_deref()
+    }
+}
+
+/// Rewrite the locations of rendered findings and workloads to source files.
+pub fn locate(
+    findings: &mut [Finding],
+    workloads: &mut [Workload],
+    producers: &HashMap<String, Producer>,
+    root: &Path,
+) {
+    let mut files = Files::default();
+    for f in findings.iter_mut() {
+        let (Some(origin), Some(producer)) = (&f.origin, producers.get(&f.target)) else {
+            continue;
+        };
+        let segs = field::parse(&f.field);
+        if let Some(loc) = place(
+            producer,
+            origin,
+            &f.object.kind,
+            &f.object.name,
+            &segs,
+            root,
+            &mut files,
+        ) {
+            f.location = loc;
+        }
+    }
+    for w in workloads.iter_mut() {
+        let (Some(origin), Some(producer)) = (&w.origin, producers.get(&w.target)) else {
+            continue;
+        };
+        if let Some(loc) = place(
+            producer,
+            origin,
+            &w.object.kind,
+            &w.object.name,
+            &[],
+            root,
+            &mut files,
+        ) {
+            w.location = loc;
+        }
+    }
+}
+
+fn place(
+    producer: &Producer,
+    origin: &Origin,
+    kind: &str,
+    name: &str,
+    segs: &[Seg],
+    root: &Path,
+    files: &mut Files,
+) -> Option<Location> {
+    let at = |path: &Path, pos: Pos| Location {
+        path: relative(root, path),
+        line: pos.line,
+        column: pos.column,
+    };
+    match producer {
+        Producer::Helm { chart } => match resolve_helm(chart, origin.source.as_deref()?) {
+            HelmSource::File(path) => {
+                let text = files.get(&path)?;
+                let pos = find_in_template(text, kind, segs)
+                    .map(|h| h.pos)
+                    .unwrap_or_else(|| first_line(text, kind));
+                Some(at(&path, pos))
+            }
+            HelmSource::Dependency(chart_yaml, line) => {
+                Some(at(&chart_yaml, Pos { line, column: 1 }))
+            }
+        },
+        Producer::Kustomize { wrapper } => {
+            let resource = normalize(&wrapper.join(origin.source.as_deref()?));
+            let mut best: Option<(PathBuf, Hit)> = None;
+            let mut consider = |path: PathBuf, hit: Hit| {
+                let better = match &best {
+                    None => true,
+                    Some((_, b)) => (hit.exact, hit.depth) > (b.exact, b.depth),
+                };
+                if better {
+                    best = Some((path, hit));
+                }
+            };
+            if !segs.is_empty() {
+                for k in origin.configured_in.iter().rev() {
+                    let kfile = normalize(&wrapper.join(k));
+                    for (path, hit) in search_patches(&kfile, kind, name, segs, files) {
+                        consider(path, hit);
+                    }
+                }
+            }
+            let text = files.get(&resource)?.to_string();
+            if let Some(hit) = find_in_yaml(&text, kind, name, segs) {
+                consider(resource.clone(), hit);
+            }
+            match best {
+                Some((path, hit)) => Some(at(&path, hit.pos)),
+                None => Some(at(&resource, first_line(&text, kind))),
+            }
+        }
+    }
+}
+
+enum HelmSource {
+    File(PathBuf),
+    /// A subchart with no directory in the repository: `Chart.yaml` and the
+    /// line of its dependency entry.
+    Dependency(PathBuf, u32),
+}
+
+/// Map `web/charts/redis/templates/sts.yaml` to a file of the repository.
+fn resolve_helm(chart: &Chart, source: &str) -> HelmSource {
+    let mut chart = chart.clone();
+    let mut rest = match source.strip_prefix(&format!("{}/", chart.name)) {
+        Some(r) => r.to_string(),
+        None => source.to_string(),
+    };
+    while let Some(after) = rest.strip_prefix("charts/") {
+        let (sub, tail) = after.split_once('/').unwrap_or((after, ""));
+        let in_charts = chart.dir.join("charts").join(sub);
+        let next = if in_charts.join("Chart.yaml").is_file() {
+            read_chart(&in_charts).ok()
+        } else {
+            let dep = chart
+                .dependencies
+                .iter()
+                .find(|d| d.alias.as_deref().unwrap_or(&d.name) == sub || d.name == sub);
+            match dep {
+                Some(d) => match d.local_dir(&chart.dir) {
+                    Some(dir) => read_chart(&dir).ok(),
+                    None => return HelmSource::Dependency(chart.dir.join("Chart.yaml"), d.line),
+                },
+                None => None,
+            }
+        };
+        match next {
+            Some(c) => {
+                chart = c;
+                rest = tail.to_string();
+            }
+            None => return HelmSource::Dependency(chart.dir.join("Chart.yaml"), 1),
+        }
+    }
+    HelmSource::File(chart.dir.join(rest))
+}
+
+/// The first line of the object in a source file: the first line of the
+/// document that names its kind, else of the file.
+fn first_line(text: &str, kind: &str) -> Pos {
+    let docs = documents(text);
+    let doc = docs
+        .iter()
+        .find(|d| names_kind(text, d, kind))
+        .or(docs.first());
+    let line = doc
+        .and_then(|d| {
+            text.lines()
+                .enumerate()
+                .skip(d.0)
+                .take(d.1 - d.0)
+                .find(|(_, l)| {
+                    let t = l.trim();
+                    !t.is_empty() && !t.starts_with('#') && !t.starts_with("{{") && t != "---"
+                })
+                .map(|(i, _)| i as u32 + 1)
+        })
+        .unwrap_or(1);
+    Pos { line, column: 1 }
+}
+
+/// Line ranges `[start, end)` (0-based) of the documents of a file.
+fn documents(text: &str) -> Vec<(usize, usize)> {
+    let mut docs = Vec::new();
+    let mut start = 0;
+    let mut n = 0;
+    for (i, line) in text.lines().enumerate() {
+        n = i + 1;
+        if line.starts_with("---") {
+            if i > start {
+                docs.push((start, i));
+            }
+            start = i + 1;
+        }
+    }
+    if n > start {
+        docs.push((start, n));
+    }
+    docs
+}
+
+fn names_kind(text: &str, doc: &(usize, usize), kind: &str) -> bool {
+    text.lines()
+        .skip(doc.0)
+        .take(doc.1 - doc.0)
+        .any(|l| l.trim_end() == format!("kind: {kind}"))
+}
+
+/// A key line of a template, with the chain of keys and list items above it.
+#[derive(Debug, Clone)]
+enum Label {
+    Key(String),
+    /// A list item; `Some((key, value))` when a literal `key: value` of the
+    /// item (its `name`) is known.
+    Item(Option<(String, String)>),
+}
+
+/// Find the line of a template that writes the field, or its deepest
+/// literal parent.
+fn find_in_template(text: &str, kind: &str, segs: &[Seg]) -> Option<Hit> {
+    let docs = documents(text);
+    let candidates: Vec<&(usize, usize)> =
+        docs.iter().filter(|d| names_kind(text, d, kind)).collect();
+    let ranges: Vec<(usize, usize)> = if candidates.is_empty() {
+        docs.clone()
+    } else {
+        candidates.into_iter().copied().collect()
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    let mut keyed: Vec<(usize, usize, Vec<Label>)> = Vec::new(); // (line, column, chain)
+    for (start, end) in ranges {
+        let mut stack: Vec<(usize, Label)> = Vec::new();
+        for (i, raw) in lines.iter().enumerate().take(end).skip(start) {
+            let indent = raw.len() - raw.trim_start_matches(' ').len();
+            let mut rest = &raw[indent..];
+            if rest.is_empty() || rest.starts_with('#') || rest.starts_with("{{") {
+                continue;
+            }
+            let mut col = indent;
+            while let Some(r) = rest.strip_prefix("- ") {
+                while stack.last().is_some_and(|(d, _)| *d > 2 * col) {
+                    stack.pop();
+                }
+                stack.push((2 * col + 1, Label::Item(None)));
+                let skipped = r.len() - r.trim_start_matches(' ').len();
+                col += 2 + skipped;
+                rest = &r[skipped..];
+            }
+            let Some((key, value)) = split_key(rest) else {
+                continue;
+            };
+            while stack.last().is_some_and(|(d, _)| *d >= 2 * col) {
+                stack.pop();
+            }
+            if key == "name" {
+                if let Some((d, Label::Item(None))) = stack.last_mut() {
+                    if *d + 1 == 2 * col || *d < 2 * col {
+                        let v = value.trim().trim_matches(|c| c == '"' || c == '\'');
+                        if !v.is_empty() && !v.contains("{{") {
+                            stack.last_mut().expect("checked").1 =
+                                Label::Item(Some(("name".into(), v.to_string())));
+                        }
+                    }
+                }
+            }
+            stack.push((2 * col, Label::Key(key.to_string())));
+            keyed.push((i, col, stack.iter().map(|(_, l)| l.clone()).collect()));
+        }
+    }
+    // The field itself, else its deepest literal parent.
+    let mut path: Vec<Seg> = segs.to_vec();
+    while !path.is_empty() {
+        let target: Vec<Seg> = match path.last() {
+            Some(Seg::Key(_)) => path.clone(),
+            // An item: look for its `name:` line.
+            Some(_) => {
+                let mut p = path.clone();
+                p.push(Seg::Key("name".into()));
+                p
+            }
+            None => break,
+        };
+        let need = target.len().min(2);
+        let best = keyed
+            .iter()
+            .filter_map(|(line, col, chain)| chain_score(chain, &target).map(|s| (s, *line, *col)))
+            .filter(|(s, _, _)| *s >= need)
+            .max_by_key(|(s, line, _)| (*s, std::cmp::Reverse(*line)));
+        if let Some((_, line, col)) = best {
+            return Some(Hit {
+                pos: Pos {
+                    line: line as u32 + 1,
+                    column: col as u32 + 1,
+                },
+                depth: path.len(),
+                exact: path.len() == segs.len(),
+            });
+        }
+        path.pop();
+    }
+    None
+}
+
+/// `key: value` at the start of a line; the key must be a plain word.
+fn split_key(rest: &str) -> Option<(&str, &str)> {
+    let (key, value) = rest.split_once(':')?;
+    if key.is_empty()
+        || !key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+    {
+        return None;
+    }
+    if !(value.is_empty() || value.starts_with(' ')) {
+        return None;
+    }
+    Some((key, value))
+}
+
+/// How many steps of `path`, from its end, the chain agrees with; None when
+/// the leaf differs or a literal item name contradicts the path.
+fn chain_score(chain: &[Label], path: &[Seg]) -> Option<usize> {
+    let mut score = 0;
+    let (mut i, mut j) = (path.len(), chain.len());
+    while i > 0 && j > 0 {
+        match (&path[i - 1], &chain[j - 1]) {
+            (Seg::Key(a), Label::Key(b)) if a == b => score += 1,
+            (Seg::Named(k, v), Label::Item(Some((k2, v2)))) => {
+                if k == k2 && v != v2 {
+                    return None;
+                }
+                score += 1;
+            }
+            (Seg::Named(..) | Seg::Index(_), Label::Item(_)) => {}
+            _ => break,
+        }
+        i -= 1;
+        j -= 1;
+    }
+    if score == 0 { None } else { Some(score) }
+}
+
+/// Find the field (or its deepest parent) in the document of a YAML source
+/// file that holds the object (matched by kind, and by name allowing a
+/// prefix or suffix that Kustomize added).
+fn find_in_yaml(text: &str, kind: &str, name: &str, segs: &[Seg]) -> Option<Hit> {
+    let docs = parse_documents(text, 1, Limits::default()).ok()?;
+    docs.iter()
+        .filter(|d| same_object(d, kind, name))
+        .map(|d| {
+            let (node, depth) = field::deepest(d, segs);
+            Hit {
+                pos: node.pos,
+                depth,
+                exact: depth == segs.len(),
+            }
+        })
+        .max_by_key(|h| h.depth)
+}
+
+fn same_object(doc: &Node, kind: &str, name: &str) -> bool {
+    let doc_kind = doc.get("kind").and_then(Node::scalar_text);
+    let doc_name = doc.path(&["metadata", "name"]).and_then(Node::scalar_text);
+    doc_kind == Some(kind) && doc_name.is_some_and(|n| !n.is_empty() && name.contains(n))
+}
+
+/// Search the patches a kustomization applies for the field.
+fn search_patches(
+    kfile: &Path,
+    kind: &str,
+    name: &str,
+    segs: &[Seg],
+    files: &mut Files,
+) -> Vec<(PathBuf, Hit)> {
+    let mut hits = Vec::new();
+    let Some(kfile) = (if kfile.is_dir() {
+        kustomization_file(kfile)
+    } else {
+        Some(kfile.to_path_buf())
+    }) else {
+        return hits;
+    };
+    let Some(text) = files.get(&kfile).map(str::to_string) else {
+        return hits;
+    };
+    let Ok(docs) = parse_documents(&text, 1, Limits::default()) else {
+        return hits;
+    };
+    let Some(k) = docs.first() else {
+        return hits;
+    };
+    let dir = kfile.parent().unwrap_or(Path::new("/")).to_path_buf();
+    let segs_pointer = pointer_of(segs);
+    let mut patches: Vec<(&Node, Option<&Node>)> = Vec::new(); // (path-or-inline node, target)
+    for key in ["patches", "patchesJson6902"] {
+        for item in k.get(key).map(Node::items).unwrap_or_default() {
+            if let Some(p) = item.get("path").or_else(|| item.get("patch")) {
+                patches.push((p, item.get("target")));
+            }
+        }
+    }
+    for item in k
+        .get("patchesStrategicMerge")
+        .map(Node::items)
+        .unwrap_or_default()
+    {
+        patches.push((item, None));
+    }
+    for (p, target) in patches.into_iter().rev() {
+        if let Some(t) = target {
+            let tk = t.get("kind").and_then(Node::scalar_text);
+            let tn = t.get("name").and_then(Node::scalar_text);
+            if tk.is_some_and(|x| x != kind) || tn.is_some_and(|x| !name.contains(x)) {
+                continue;
+            }
+        }
+        let Some(value) = p.scalar_text() else {
+            continue;
+        };
+        let inline =
+            value.contains('\n') || value.trim_start().starts_with("- op") || value.contains(": ");
+        let (file, body, offset) = if inline {
+            // A block scalar starts on the line after its key.
+            let block = text
+                .lines()
+                .nth(p.pos.line as usize - 1)
+                .is_some_and(|l| l.trim_end().ends_with(['|', '>', '-']));
+            (
+                kfile.clone(),
+                value.to_string(),
+                p.pos.line - 1 + u32::from(block),
+            )
+        } else {
+            let path = normalize(&dir.join(value));
+            match files.get(&path) {
+                Some(t) => (path, t.to_string(), 0),
+                None => continue,
+            }
+        };
+        let shift = |mut h: Hit| {
+            h.pos.line += offset;
+            h
+        };
+        if let Some(h) = json6902(&body, &segs_pointer, target.is_some()) {
+            hits.push((file, shift(h)));
+        } else if let Some(h) = find_in_yaml(&body, kind, name, segs) {
+            // Also a partial match: a patch that adds the container is a
+            // better place for its missing fields than the base.
+            hits.push((file, shift(h)));
+        } else if target.is_some() {
+            // A strategic-merge patch selected by target may omit or change the name.
+            let docs = parse_documents(&body, 1, Limits::default()).unwrap_or_default();
+            if let Some(h) = docs
+                .iter()
+                .filter(|d| d.is_map())
+                .map(|d| field::deepest(d, segs))
+                .filter(|(_, depth)| *depth == segs.len())
+                .map(|(n, depth)| Hit {
+                    pos: n.pos,
+                    depth,
+                    exact: true,
+                })
+                .next()
+            {
+                hits.push((file, shift(h)));
+            }
+        }
+    }
+    hits
+}
+
+/// The JSON pointer of a named path, names kept (matched loosely below).
+fn pointer_of(segs: &[Seg]) -> Vec<Seg> {
+    segs.to_vec()
+}
+
+/// A JSON6902 operation that writes the field (or a part of it).
+fn json6902(body: &str, segs: &[Seg], targeted: bool) -> Option<Hit> {
+    if !targeted {
+        return None;
+    }
+    let docs = parse_documents(body, 1, Limits::default()).ok()?;
+    let ops = docs.first()?;
+    let Value::Seq(ops) = &ops.value else {
+        return None;
+    };
+    let mut best: Option<Hit> = None;
+    for op in ops {
+        let Some(path) = op.get("path").and_then(Node::scalar_text) else {
+            continue;
+        };
+        let parts: Vec<&str> = path.split('/').skip(1).collect();
+        let mut matched = 0;
+        let mut ok = true;
+        for (part, seg) in parts.iter().zip(segs) {
+            let agrees = match seg {
+                Seg::Key(k) => part == k,
+                Seg::Named(..) | Seg::Index(_) => *part == "-" || part.parse::<usize>().is_ok(),
+            };
+            if !agrees {
+                ok = false;
+                break;
+            }
+            matched += 1;
+        }
+        if !ok {
+            continue;
+        }
+        let value = op.get("value");
+        let hit = if parts.len() >= segs.len() {
+            Hit {
+                pos: value.map_or(op.pos, |v| v.pos),
+                depth: segs.len(),
+                exact: true,
+            }
+        } else {
+            match value {
+                Some(v) => {
+                    let (node, depth) = field::deepest(v, &segs[matched..]);
+                    Hit {
+                        pos: node.pos,
+                        depth: matched + depth,
+                        exact: matched + depth == segs.len(),
+                    }
+                }
+                None => continue,
+            }
+        };
+        if best.is_none_or(|b| (hit.exact, hit.depth) > (b.exact, b.depth)) {
+            best = Some(hit);
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEMPLATE: &str = r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ include "web.fullname" . }}
+spec:
+  template:
+    spec:
+      {{- with .Values.podSecurityContext }}
+      securityContext:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      containers:
+        - name: app
+          image: "{{ .Values.image.repository }}"
+          securityContext:
+            privileged: {{ .Values.privileged }}
+        - name: sidecar
+          securityContext:
+            privileged: true
+"#;
+
+    #[test]
+    fn template_lines() {
+        let find = |f: &str| {
+            find_in_template(TEMPLATE, "Deployment", &field::parse(f))
+                .map(|h| (h.pos.line, h.exact))
+        };
+        assert_eq!(
+            find("spec.template.spec.containers[name=app].securityContext.privileged"),
+            Some((16, true))
+        );
+        assert_eq!(
+            find("spec.template.spec.containers[name=sidecar].securityContext.privileged"),
+            Some((19, true))
+        );
+        // From toYaml: the nearest literal parent.
+        assert_eq!(
+            find("spec.template.spec.securityContext.runAsNonRoot"),
+            Some((9, false))
+        );
+        // A container that is not literal in the template: its list.
+        assert_eq!(
+            find("spec.template.spec.containers[name=other].securityContext.privileged"),
+            Some((12, false))
+        );
+        assert_eq!(first_line(TEMPLATE, "Deployment").line, 1);
+    }
+
+    #[test]
+    fn yaml_patch_lines() {
+        let patch = "- op: add\n  path: /spec/template/spec/hostPID\n  value: true\n";
+        let hit = json6902(patch, &field::parse("spec.template.spec.hostPID"), true).unwrap();
+        assert_eq!((hit.pos.line, hit.exact), (3, true));
+        let smp = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\nspec:\n  template:\n    spec:\n      containers:\n      - name: api\n        securityContext:\n          privileged: true\n";
+        let hit = find_in_yaml(
+            smp,
+            "Deployment",
+            "prod-api",
+            &field::parse("spec.template.spec.containers[name=api].securityContext.privileged"),
+        )
+        .unwrap();
+        assert_eq!((hit.pos.line, hit.exact), (11, true));
+    }
+}

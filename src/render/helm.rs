@@ -1,0 +1,312 @@
+//! `helm template` for a chart target.
+//!
+//! When a declared dependency is not in the chart's `charts/` (a commit's
+//! snapshot usually lacks `charts/*.tgz`), the chart and its `file://`
+//! dependencies are copied to a temporary directory at the same relative
+//! places, `helm dependency build` runs there, and the built `charts/` is
+//! cached under a key made of `Chart.yaml`, `Chart.lock` and the contents of
+//! every `file://` dependency (a lock digest alone would serve a stale copy
+//! of a local library chart after it changed).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::process::{Invocation, which};
+use super::{Producer, RenderError, Rendered, Renderers, run_program};
+use crate::plan::{Chart, HelmTarget, Target, read_chart};
+
+pub fn render(target: &Target, h: &HelmTarget, r: &Renderers) -> Result<Rendered, RenderError> {
+    let fail = |command: Option<&Invocation>, m: String| RenderError {
+        target: target.id.clone(),
+        command: command.map(Invocation::display),
+        message: m,
+    };
+    let program = which(&r.helm).ok_or_else(|| {
+        fail(
+            None,
+            format!(
+                "{} not found{}; install Helm (https://helm.sh/docs/intro/install/) or pass --helm PATH \
+                 (or `helm:` in .kpsa.yaml)",
+                r.helm.display(),
+                if r.helm.components().count() > 1 { "" } else { " on PATH" }
+            ),
+        )
+    })?;
+    let mut _copy: Option<tempfile::TempDir> = None;
+    let mut chart_dir = h.chart.dir.clone();
+    if !missing_dependencies(&h.chart).is_empty() {
+        let (tmp, dir) = prepare_dependencies(&program, &h.chart, r)
+            .map_err(|(cmd, m)| fail(cmd.as_ref(), m))?;
+        _copy = Some(tmp);
+        chart_dir = dir;
+    }
+    let spec = &h.spec;
+    let mut args: Vec<std::ffi::OsString> = vec![
+        "template".into(),
+        spec.release
+            .clone()
+            .unwrap_or_else(|| "release-name".into())
+            .into(),
+        chart_dir.clone().into(),
+        "--namespace".into(),
+        spec.namespace
+            .clone()
+            .unwrap_or_else(|| "default".into())
+            .into(),
+        "--kube-version".into(),
+        spec.kube_version
+            .clone()
+            .unwrap_or_else(|| r.kube_version.clone())
+            .into(),
+    ];
+    for v in &spec.values {
+        args.push("--values".into());
+        args.push(v.into());
+    }
+    for s in &spec.set {
+        args.push("--set".into());
+        args.push(s.into());
+    }
+    for s in &spec.set_string {
+        args.push("--set-string".into());
+        args.push(s.into());
+    }
+    for a in &spec.api_versions {
+        args.push("--api-versions".into());
+        args.push(a.into());
+    }
+    if spec.include_crds {
+        args.push("--include-crds".into());
+    }
+    let inv = Invocation { program, args };
+    let cwd = chart_dir.parent().unwrap_or(Path::new("/")).to_path_buf();
+    let mut rendered = run_program(
+        target,
+        &inv,
+        &cwd,
+        r,
+        Producer::Helm {
+            chart: h.chart.clone(),
+        },
+    );
+    // Name the chart as the user knows it, not the temporary copy.
+    if _copy.is_some() {
+        let shown = Invocation {
+            program: inv.program.clone(),
+            args: inv
+                .args
+                .iter()
+                .map(|a| {
+                    if Path::new(a) == chart_dir {
+                        h.chart.dir.clone().into()
+                    } else {
+                        a.clone()
+                    }
+                })
+                .collect(),
+        };
+        match &mut rendered {
+            Ok(ok) => ok.command = shown.display(),
+            Err(e) => e.command = Some(shown.display()),
+        }
+    }
+    rendered
+}
+
+/// Declared dependencies with nothing for them in `charts/`.
+pub fn missing_dependencies(chart: &Chart) -> Vec<String> {
+    let charts = chart.dir.join("charts");
+    let present: Vec<String> = std::fs::read_dir(&charts)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    chart
+        .dependencies
+        .iter()
+        .filter(|d| {
+            !present.iter().any(|p| {
+                p == &d.name
+                    || (p.starts_with(&format!("{}-", d.name)) && p.ends_with(".tgz"))
+                    || read_chart(&charts.join(p)).is_ok_and(|c| c.name == d.name)
+            })
+        })
+        .map(|d| d.name.clone())
+        .collect()
+}
+
+type PrepError = (Option<Invocation>, String);
+
+/// Copy the chart and its `file://` dependencies to a temporary directory
+/// and fill its `charts/` from the cache or with `helm dependency build`.
+fn prepare_dependencies(
+    helm: &Path,
+    chart: &Chart,
+    r: &Renderers,
+) -> Result<(tempfile::TempDir, PathBuf), PrepError> {
+    let plain = |m: String| (None, m);
+    // The chart and every local dependency, transitively.
+    let mut dirs = vec![chart.dir.clone()];
+    let mut queue = vec![chart.clone()];
+    let mut seen = BTreeSet::new();
+    while let Some(c) = queue.pop() {
+        for d in &c.dependencies {
+            if let Some(dir) = d.local_dir(&c.dir) {
+                if !dir.join("Chart.yaml").is_file() {
+                    return Err(plain(format!(
+                        "dependency {:?} of chart {:?} points at {} (repository {:?}), which holds no Chart.yaml",
+                        d.name,
+                        c.name,
+                        dir.display(),
+                        d.repository
+                    )));
+                }
+                if seen.insert(dir.clone()) {
+                    dirs.push(dir.clone());
+                    if let Ok(sub) = read_chart(&dir) {
+                        queue.push(sub);
+                    }
+                }
+            }
+        }
+    }
+    let base = dirs
+        .iter()
+        .skip(1)
+        .fold(chart.dir.clone(), |acc, d| common_ancestor(&acc, d));
+    let tmp = tempfile::Builder::new()
+        .prefix("kpsa-helm-")
+        .tempdir()
+        .map_err(|e| plain(format!("cannot create a temporary directory: {e}")))?;
+    for d in &dirs {
+        let rel = d.strip_prefix(&base).unwrap_or(d);
+        copy_dir(d, &tmp.path().join(rel))
+            .map_err(|e| plain(format!("cannot copy {}: {e}", d.display())))?;
+    }
+    let copy = tmp
+        .path()
+        .join(chart.dir.strip_prefix(&base).unwrap_or(&chart.dir));
+    let key = cache_key(chart, &dirs[1..], &base);
+    let cached = r.cache_dir.as_ref().map(|c| c.join("helm-deps").join(&key));
+    if let Some(cached) = cached.as_ref().filter(|c| c.is_dir()) {
+        if copy_dir(cached, &copy.join("charts")).is_ok() {
+            return Ok((tmp, copy));
+        }
+    }
+    let inv = Invocation {
+        program: helm.to_path_buf(),
+        args: vec!["dependency".into(), "build".into(), copy.clone().into()],
+    };
+    super::process::run(&inv, tmp.path(), r.timeout).map_err(|e| {
+        let shown = Invocation {
+            program: inv.program.clone(),
+            args: vec![
+                "dependency".into(),
+                "build".into(),
+                chart.dir.clone().into(),
+            ],
+        };
+        (
+            Some(shown),
+            format!(
+                "the chart's dependencies ({}) are not in charts/ and `helm dependency build` in a \
+                 temporary copy failed: helm {e}",
+                missing_dependencies(chart).join(", ")
+            ),
+        )
+    })?;
+    if let Some(cached) = cached {
+        // Fill the cache atomically: build beside it, then rename.
+        if let Some(parent) = cached.parent() {
+            if std::fs::create_dir_all(parent).is_ok() {
+                if let Ok(staging) = tempfile::Builder::new()
+                    .prefix(".staging-")
+                    .tempdir_in(parent)
+                {
+                    if copy_dir(&copy.join("charts"), staging.path()).is_ok() {
+                        let staged = staging.keep();
+                        if std::fs::rename(&staged, &cached).is_err() {
+                            let _ = std::fs::remove_dir_all(&staged);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok((tmp, copy))
+}
+
+fn common_ancestor(a: &Path, b: &Path) -> PathBuf {
+    a.components()
+        .zip(b.components())
+        .take_while(|(x, y)| x == y)
+        .map(|(x, _)| x.as_os_str())
+        .collect()
+}
+
+/// Hash of what `helm dependency build` reads: Chart.yaml, Chart.lock and
+/// the files of every local dependency.
+fn cache_key(chart: &Chart, local: &[PathBuf], base: &Path) -> String {
+    let mut h = Sha256::new();
+    h.update(b"kpsa-helm-deps-v1\0");
+    for name in ["Chart.yaml", "Chart.lock"] {
+        h.update(name.as_bytes());
+        h.update(std::fs::read(chart.dir.join(name)).unwrap_or_default());
+        h.update(b"\0");
+    }
+    for d in local {
+        let mut files = Vec::new();
+        collect_files(d, &mut files);
+        files.sort();
+        for f in files {
+            h.update(
+                f.strip_prefix(base)
+                    .unwrap_or(&f)
+                    .to_string_lossy()
+                    .as_bytes(),
+            );
+            h.update(b"\0");
+            h.update(std::fs::read(&f).unwrap_or_default());
+            h.update(b"\0");
+        }
+    }
+    h.finalize()
+        .iter()
+        .take(20)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            match e.file_type() {
+                Ok(t) if t.is_dir() => collect_files(&p, out),
+                Ok(t) if t.is_file() => out.push(p),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Copy a directory tree (regular files and directories; symlinks and
+/// `.git` are skipped).
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        let t = e.file_type()?;
+        let dest = to.join(e.file_name());
+        if t.is_dir() && e.file_name() != ".git" {
+            copy_dir(&e.path(), &dest)?;
+        } else if t.is_file() {
+            std::fs::copy(e.path(), &dest)?;
+        }
+    }
+    Ok(())
+}
