@@ -103,7 +103,10 @@ pub struct InputError {
 /// Counts for the summary line and the JSON `summary`.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Stats {
+    /// Files and standard input read.
     pub files: usize,
+    /// Rendered target outputs read.
+    pub rendered: usize,
     pub documents: usize,
     pub objects: usize,
     pub pod_specs: usize,
@@ -166,7 +169,8 @@ pub fn scan(inputs: &[Input], opts: &ScanOptions) -> ScanResult {
             }
         }
     }
-    result.stats.files = files.len();
+    result.stats.rendered = rendered.len();
+    result.stats.files = files.len() - rendered.len();
 
     let mut batch: Vec<(usize, Chunk)> = Vec::new();
     let mut batch_bytes = 0usize;

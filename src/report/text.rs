@@ -155,6 +155,16 @@ fn frame(out: &mut String, style: &Style, sources: &mut Sources, f: &Finding) {
         f.severity.as_str()
     );
     let _ = writeln!(out, "{:w$} {} field: {}", "", style.dim("="), f.field);
+    if let Some(r) = f.rendered {
+        let _ = writeln!(
+            out,
+            "{:w$} {} rendered: target {}, line {} of its output",
+            "",
+            style.dim("="),
+            f.target,
+            r.line
+        );
+    }
     let _ = writeln!(
         out,
         "{:w$} {} fix: `kpsa explain {}`",
@@ -176,7 +186,14 @@ fn summary(result: &ScanResult, run: &RunInfo, style: &Style) -> String {
         n(Severity::Medium),
         n(Severity::Low),
         plural(result.stats.pod_specs, "pod spec", "pod specs"),
-        plural(result.stats.files, "file", "files"),
+        match result.stats.rendered {
+            0 => plural(result.stats.files, "file", "files"),
+            r => format!(
+                "{} and {}",
+                plural(result.stats.files, "file", "files"),
+                plural(r, "rendered target", "rendered targets")
+            ),
+        },
     );
     if !result.errors.is_empty() {
         let _ = write!(

@@ -96,3 +96,146 @@ spec:
         securityContext:
           privileged: true
 ";
+
+/// The project's test tooling (`tools/helm`, the helm shim on Helm's SDK).
+pub fn tools_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tools")
+}
+
+/// PATH with the test tooling first, so `helm` is the shim.
+pub fn path_with_tools() -> String {
+    format!(
+        "{}:{}",
+        tools_dir().display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+/// A real git repository in a temporary directory, made from a fixture.
+pub struct Repo {
+    pub dir: tempfile::TempDir,
+    pub cache: tempfile::TempDir,
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "kpsa tests")
+        .env("GIT_AUTHOR_EMAIL", "tests@kpsa.invalid")
+        .env("GIT_COMMITTER_NAME", "kpsa tests")
+        .env("GIT_COMMITTER_EMAIL", "tests@kpsa.invalid")
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
+
+impl Repo {
+    /// Copy `testdata/<fixture>` (or nothing, for "") into a new repository and commit it.
+    pub fn new(fixture: &str) -> Repo {
+        let dir = tempfile::tempdir().unwrap();
+        if !fixture.is_empty() {
+            copy_tree(
+                &Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("testdata")
+                    .join(fixture),
+                dir.path(),
+            );
+        }
+        git(dir.path(), &["init", "-q", "-b", "main"]);
+        let repo = Repo {
+            dir,
+            cache: tempfile::tempdir().unwrap(),
+        };
+        repo.commit("fixture");
+        repo
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, rel: &str, text: &str) {
+        let p = self.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    pub fn commit(&self, message: &str) {
+        git(self.path(), &["add", "-A"]);
+        git(
+            self.path(),
+            &["commit", "-q", "--allow-empty", "-m", message],
+        );
+    }
+
+    /// Run kpsa in `cwd` (relative to the repository) with the test tooling
+    /// on PATH and a private render cache.
+    pub fn kpsa(&self, cwd: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let path = path_with_tools();
+        let cache = self.cache.path().display().to_string();
+        let mut all: Vec<(&str, &str)> = vec![("PATH", &path), ("KPSA_CACHE_DIR", &cache)];
+        all.extend_from_slice(env);
+        kpsa_stdin(&self.path().join(cwd), args, None, &all)
+    }
+
+    /// Every file below the root except `.git`, with its bytes.
+    pub fn snapshot(&self) -> std::collections::BTreeMap<String, Vec<u8>> {
+        fn walk(root: &Path, dir: &Path, out: &mut std::collections::BTreeMap<String, Vec<u8>>) {
+            for e in std::fs::read_dir(dir).unwrap() {
+                let e = e.unwrap();
+                let p = e.path();
+                let t = std::fs::symlink_metadata(&p).unwrap().file_type();
+                let rel = p.strip_prefix(root).unwrap().display().to_string();
+                if rel == ".git" {
+                    continue;
+                }
+                if t.is_dir() {
+                    out.insert(format!("{rel}/"), Vec::new());
+                    walk(root, &p, out);
+                } else if t.is_symlink() {
+                    out.insert(
+                        rel,
+                        std::fs::read_link(&p)
+                            .unwrap()
+                            .display()
+                            .to_string()
+                            .into_bytes(),
+                    );
+                } else {
+                    out.insert(rel, std::fs::read(&p).unwrap());
+                }
+            }
+        }
+        let mut out = std::collections::BTreeMap::new();
+        walk(self.path(), self.path(), &mut out);
+        out
+    }
+
+    /// The text of line `line` of a repository file.
+    pub fn line(&self, rel: &str, line: u64) -> String {
+        std::fs::read_to_string(self.path().join(rel))
+            .unwrap_or_else(|e| panic!("{rel}: {e}"))
+            .lines()
+            .nth(line as usize - 1)
+            .unwrap_or_else(|| panic!("{rel} has no line {line}"))
+            .to_string()
+    }
+}
