@@ -161,7 +161,19 @@ pub fn run(
                         }));
                         producers.insert(t.id.clone(), ok.producer);
                     }
-                    Err(e) => errors.push(render_error(e)),
+                    Err(e) => {
+                        let mut err = render_error(e);
+                        if let Source::Helm(h) = &t.source {
+                            if let Some(loc) =
+                                crate::provenance::helm_error_location(&h.chart, &err.message, root)
+                            {
+                                err.path = loc.path;
+                                err.line = Some(loc.line);
+                                err.column = Some(loc.column);
+                            }
+                        }
+                        errors.push(err);
+                    }
                 }
             }
         }

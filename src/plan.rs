@@ -29,7 +29,7 @@ pub struct Target {
 
 #[derive(Debug, Clone)]
 pub enum Source {
-    Helm(HelmTarget),
+    Helm(Box<HelmTarget>),
     Kustomize { dir: PathBuf },
     Manifests { files: Vec<PathBuf> },
     Stdin,
@@ -306,7 +306,7 @@ pub fn helm_target(
     let inputs = helm_inputs(&chart, &spec);
     Ok(Target {
         id: id.unwrap_or_else(|| relative(root, &spec.chart)),
-        source: Source::Helm(HelmTarget { spec, chart }),
+        source: Source::Helm(Box::new(HelmTarget { spec, chart })),
         reason,
         inputs,
     })
@@ -495,11 +495,11 @@ pub fn discover(root: &Path, dir: &Path) -> Plan {
             }
         }
     }
-    let mut dependency_of: BTreeMap<PathBuf, PathBuf> = BTreeMap::new();
+    let mut dependency_of: BTreeSet<PathBuf> = BTreeSet::new();
     for c in charts.values() {
         for d in &c.dependencies {
             if let Some(dep) = d.local_dir(&c.dir) {
-                dependency_of.insert(dep, c.dir.clone());
+                dependency_of.insert(dep);
             }
         }
     }
@@ -507,11 +507,7 @@ pub fn discover(root: &Path, dir: &Path) -> Plan {
         if chart_dirs.iter().any(|o| o != d && d.starts_with(o)) {
             continue;
         }
-        if let Some(parent) = dependency_of.get(d) {
-            let _ = parent;
-            continue;
-        }
-        if c.library {
+        if dependency_of.contains(d) || c.library {
             continue;
         }
         let spec = HelmSpec {

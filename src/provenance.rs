@@ -139,7 +139,8 @@ fn place(
             if !segs.is_empty() {
                 for k in origin.configured_in.iter().rev() {
                     let kfile = normalize(&wrapper.join(k));
-                    for (path, hit) in search_patches(&kfile, kind, name, segs, files) {
+                    let pointer: Vec<&str> = origin.pointer.split('/').skip(1).collect();
+                    for (path, hit) in search_patches(&kfile, kind, name, segs, &pointer, files) {
                         consider(path, hit);
                     }
                 }
@@ -414,6 +415,7 @@ fn search_patches(
     kind: &str,
     name: &str,
     segs: &[Seg],
+    pointer: &[&str],
     files: &mut Files,
 ) -> Vec<(PathBuf, Hit)> {
     let mut hits = Vec::new();
@@ -434,7 +436,6 @@ fn search_patches(
         return hits;
     };
     let dir = kfile.parent().unwrap_or(Path::new("/")).to_path_buf();
-    let segs_pointer = pointer_of(segs);
     let mut patches: Vec<(&Node, Option<&Node>)> = Vec::new(); // (path-or-inline node, target)
     for key in ["patches", "patchesJson6902"] {
         for item in k.get(key).map(Node::items).unwrap_or_default() {
@@ -485,7 +486,7 @@ fn search_patches(
             h.pos.line += offset;
             h
         };
-        if let Some(h) = json6902(&body, &segs_pointer, target.is_some()) {
+        if let Some(h) = json6902(&body, segs, pointer, target.is_some()) {
             hits.push((file, shift(h)));
         } else if let Some(h) = find_in_yaml(&body, kind, name, segs) {
             // Also a partial match: a patch that adds the container is a
@@ -513,13 +514,10 @@ fn search_patches(
     hits
 }
 
-/// The JSON pointer of a named path, names kept (matched loosely below).
-fn pointer_of(segs: &[Seg]) -> Vec<Seg> {
-    segs.to_vec()
-}
-
-/// A JSON6902 operation that writes the field (or a part of it).
-fn json6902(body: &str, segs: &[Seg], targeted: bool) -> Option<Hit> {
+/// A JSON6902 operation that writes the field (or a part of it). List
+/// positions in the operation's path must be the item's position in the
+/// rendered object (`pointer`), or `-`.
+fn json6902(body: &str, segs: &[Seg], pointer: &[&str], targeted: bool) -> Option<Hit> {
     if !targeted {
         return None;
     }
@@ -536,10 +534,13 @@ fn json6902(body: &str, segs: &[Seg], targeted: bool) -> Option<Hit> {
         let parts: Vec<&str> = path.split('/').skip(1).collect();
         let mut matched = 0;
         let mut ok = true;
-        for (part, seg) in parts.iter().zip(segs) {
+        for (i, (part, seg)) in parts.iter().zip(segs).enumerate() {
             let agrees = match seg {
                 Seg::Key(k) => part == k,
-                Seg::Named(..) | Seg::Index(_) => *part == "-" || part.parse::<usize>().is_ok(),
+                Seg::Named(..) | Seg::Index(_) => match pointer.get(i) {
+                    Some(index) => *part == "-" || part == index,
+                    None => *part == "-" || part.parse::<usize>().is_ok(),
+                },
             };
             if !agrees {
                 ok = false;
@@ -575,6 +576,27 @@ fn json6902(body: &str, segs: &[Seg], targeted: bool) -> Option<Hit> {
         }
     }
     best
+}
+
+/// The repository file and line of a Helm error such as `execution error at
+/// (web/templates/secret.yaml:4:11): …` or `parse error at (web/templates/x.yaml:7): …`.
+pub fn helm_error_location(chart: &Chart, message: &str, root: &Path) -> Option<Location> {
+    let prefix = format!("({}/", chart.name);
+    let start = message.find(&prefix)? + 1;
+    let inside = &message[start..];
+    let inside = &inside[..inside.find(')')?];
+    let mut parts = inside.split(':');
+    let source = parts.next()?;
+    let line: u32 = parts.next()?.parse().ok()?;
+    let column: u32 = parts.next().and_then(|c| c.parse().ok()).unwrap_or(1);
+    match resolve_helm(chart, source) {
+        HelmSource::File(path) if path.is_file() => Some(Location {
+            path: relative(root, &path),
+            line,
+            column,
+        }),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -632,8 +654,34 @@ spec:
     #[test]
     fn yaml_patch_lines() {
         let patch = "- op: add\n  path: /spec/template/spec/hostPID\n  value: true\n";
-        let hit = json6902(patch, &field::parse("spec.template.spec.hostPID"), true).unwrap();
+        let hit = json6902(
+            patch,
+            &field::parse("spec.template.spec.hostPID"),
+            &[],
+            true,
+        )
+        .unwrap();
         assert_eq!((hit.pos.line, hit.exact), (3, true));
+        // The operation's list position must be the container's.
+        let patch = "- op: add\n  path: /spec/containers/1/securityContext\n  value:\n    privileged: true\n";
+        let segs = field::parse("spec.containers[name=b].securityContext.privileged");
+        let hit = json6902(
+            patch,
+            &segs,
+            &["spec", "containers", "1", "securityContext", "privileged"],
+            true,
+        )
+        .unwrap();
+        assert_eq!((hit.pos.line, hit.exact), (4, true));
+        assert_eq!(
+            json6902(
+                patch,
+                &segs,
+                &["spec", "containers", "0", "securityContext", "privileged"],
+                true
+            ),
+            None
+        );
         let smp = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\nspec:\n  template:\n    spec:\n      containers:\n      - name: api\n        securityContext:\n          privileged: true\n";
         let hit = find_in_yaml(
             smp,

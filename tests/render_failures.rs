@@ -1,0 +1,403 @@
+//! Fail closed: a target that does not render, a render that hangs, a
+//! missing program, a dependency that cannot be built. Each is an error
+//! naming the target, the command and the program's own words, exit code 3;
+//! the other targets are still evaluated and reported; the user's tree is
+//! byte-identical afterwards.
+
+mod common;
+
+use common::{Repo, tools_dir};
+use serde_json::Value;
+
+const GOOD_CHART: &str = "apiVersion: v2\nname: good\nversion: 1.0.0\n";
+const GOOD_TEMPLATE: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: good\nspec:\n  containers:\n    - name: app\n      image: app:1\n      securityContext:\n        privileged: true\n";
+
+/// A repository with a chart that renders, an overlay and a plain manifest.
+fn repo_with(extra: &[(&str, &str)]) -> Repo {
+    let repo = Repo::new("");
+    repo.write("charts/good/Chart.yaml", GOOD_CHART);
+    repo.write("charts/good/templates/pod.yaml", GOOD_TEMPLATE);
+    repo.write("deploy/kustomization.yaml", "resources:\n  - pod.yaml\n");
+    repo.write(
+        "deploy/pod.yaml",
+        &GOOD_TEMPLATE.replace("good", "kustomized"),
+    );
+    repo.write("raw/pod.yaml", &GOOD_TEMPLATE.replace("good", "raw"));
+    for (path, text) in extra {
+        repo.write(path, text);
+    }
+    repo.commit("fixture");
+    repo
+}
+
+fn targets_with_findings(r: &Value) -> Vec<String> {
+    let mut t: Vec<String> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["target"].as_str().unwrap().to_string())
+        .collect();
+    t.dedup();
+    t
+}
+
+fn error_for<'a>(r: &'a Value, target: &str) -> &'a str {
+    r["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["target"] == target)
+        .unwrap_or_else(|| panic!("no error for {target}: {}", r["errors"]))["message"]
+        .as_str()
+        .unwrap()
+}
+
+/// An executable script in its own temporary directory.
+fn script(dir: &tempfile::TempDir, name: &str, body: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let p = dir.path().join(name);
+    std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p.display().to_string()
+}
+
+#[test]
+fn a_template_error_fails_its_target_only() {
+    let repo = repo_with(&[
+        (
+            "charts/broken/Chart.yaml",
+            "apiVersion: v2\nname: broken\nversion: 1.0.0\n",
+        ),
+        (
+            "charts/broken/templates/secret.yaml",
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  token: {{ required \"need .Values.token\" .Values.token }}\n",
+        ),
+    ]);
+    let before = repo.snapshot();
+    let run = repo.kpsa(".", &["scan", "--format", "json", "-q"], &[]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let r = run.json();
+    let msg = error_for(&r, "charts/broken");
+    assert!(
+        msg.contains("target charts/broken failed to render"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("command: ") && msg.contains(" template broken "),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("need .Values.token"),
+        "Helm's own error: {msg}"
+    );
+    // Helm's position in the template becomes the error's file and line.
+    let e = r["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["target"] == "charts/broken")
+        .unwrap();
+    assert_eq!(
+        (e["path"].as_str().unwrap(), e["line"].as_u64()),
+        ("charts/broken/templates/secret.yaml", Some(6))
+    );
+    assert_eq!(
+        targets_with_findings(&r),
+        vec!["charts/good", "deploy", "raw"]
+    );
+    assert_eq!(repo.snapshot(), before);
+
+    // The text report shows the same.
+    let run = repo.kpsa(".", &["scan", "-q"], &[]);
+    assert_eq!(run.code, 3);
+    assert!(run.stdout.contains("need .Values.token"), "{}", run.stdout);
+    assert!(run.stdout.contains("1 input error"), "{}", run.stdout);
+}
+
+#[test]
+fn a_render_that_hangs_is_killed_at_the_timeout() {
+    let repo = repo_with(&[]);
+    let bin = tempfile::tempdir().unwrap();
+    // The child and a grandchild both hold the output pipe open.
+    let slow = script(&bin, "helm", "sleep 60 & sleep 60");
+    let before = repo.snapshot();
+    let started = std::time::Instant::now();
+    let run = repo.kpsa(
+        ".",
+        &[
+            "scan",
+            "--format",
+            "json",
+            "-q",
+            "--helm",
+            &slow,
+            "--render-timeout",
+            "1",
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let r = run.json();
+    let msg = error_for(&r, "charts/good");
+    assert!(
+        msg.contains("helm timed out after 1 s and was killed"),
+        "{msg}"
+    );
+    assert_eq!(targets_with_findings(&r), vec!["deploy", "raw"]);
+    // Not a timing assertion: a render that was not killed would take a minute.
+    assert!(started.elapsed() < std::time::Duration::from_secs(50));
+    assert_eq!(repo.snapshot(), before);
+}
+
+#[test]
+fn missing_programs_are_named_with_the_way_to_point_kpsa_at_them() {
+    let repo = repo_with(&[]);
+    let run = repo.kpsa(
+        ".",
+        &[
+            "scan",
+            "--format",
+            "json",
+            "-q",
+            "--helm",
+            "/nonexistent/helm",
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 3);
+    let r = run.json();
+    let msg = error_for(&r, "charts/good");
+    assert!(
+        msg.contains("/nonexistent/helm not found") && msg.contains("--helm PATH"),
+        "{msg}"
+    );
+    assert_eq!(targets_with_findings(&r), vec!["deploy", "raw"]);
+
+    let run = repo.kpsa(
+        ".",
+        &[
+            "scan",
+            "--format",
+            "json",
+            "-q",
+            "--kustomize",
+            "/nonexistent/kustomize",
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 3);
+    let r = run.json();
+    let msg = error_for(&r, "deploy");
+    assert!(
+        msg.contains("/nonexistent/kustomize not found") && msg.contains("--kustomize"),
+        "{msg}"
+    );
+    assert_eq!(targets_with_findings(&r), vec!["charts/good", "raw"]);
+
+    // No helm anywhere on PATH: the default program is missing too.
+    let run = common::kpsa_stdin(
+        repo.path(),
+        &["scan", "charts/good", "-q"],
+        None,
+        &[("PATH", "/nonexistent-bin")],
+    );
+    assert_eq!(run.code, 3);
+    assert!(
+        run.stdout.contains("helm not found on PATH; install Helm"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn an_unresolvable_dependency_is_a_clear_error() {
+    let repo = repo_with(&[(
+        "charts/app/Chart.yaml",
+        "apiVersion: v2\nname: app\nversion: 1.0.0\ndependencies:\n  - name: lib\n    version: 1.0.0\n    repository: file://../lib-that-is-gone\n",
+    )]);
+    let before = repo.snapshot();
+    let run = repo.kpsa(".", &["scan", "--format", "json", "-q"], &[]);
+    assert_eq!(run.code, 3);
+    let r = run.json();
+    let msg = error_for(&r, "charts/app");
+    assert!(
+        msg.contains("charts/lib-that-is-gone") && msg.contains("holds no Chart.yaml"),
+        "{msg}"
+    );
+    assert_eq!(
+        targets_with_findings(&r),
+        vec!["charts/good", "deploy", "raw"]
+    );
+    assert_eq!(repo.snapshot(), before);
+
+    // A dependency helm itself cannot build: helm's words, through `helm dependency build`.
+    let repo = repo_with(&[
+        (
+            "charts/app/Chart.yaml",
+            "apiVersion: v2\nname: app\nversion: 1.0.0\ndependencies:\n  - name: lib\n    version: 9.9.9\n    repository: file://../lib\n",
+        ),
+        (
+            "charts/lib/Chart.yaml",
+            "apiVersion: v2\nname: lib\nversion: 1.0.0\n",
+        ),
+    ]);
+    let run = repo.kpsa(".", &["scan", "--format", "json", "-q"], &[]);
+    assert_eq!(run.code, 3);
+    let r = run.json();
+    let msg = error_for(&r, "charts/app");
+    assert!(
+        msg.contains("helm dependency build") && msg.contains("command: "),
+        "{msg}"
+    );
+}
+
+#[test]
+fn built_dependencies_are_cached_outside_the_tree() {
+    let repo = Repo::new("platform");
+    let before = repo.snapshot();
+    let run = repo.kpsa(".", &["scan", "charts/web", "-q", "--format", "json"], &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let first = run.json()["findings"].clone();
+    let cached: Vec<_> = std::fs::read_dir(repo.cache.path().join("helm-deps"))
+        .unwrap()
+        .collect();
+    assert_eq!(cached.len(), 1);
+    // Second run: a helm that cannot build dependencies still renders, from the cache.
+    let bin = tempfile::tempdir().unwrap();
+    let helm = script(
+        &bin,
+        "helm",
+        &format!(
+            "[ \"$1\" = dependency ] && {{ echo 'no network' >&2; exit 1; }}\nexec {}/helm \"$@\"",
+            tools_dir().display()
+        ),
+    );
+    let run = repo.kpsa(
+        ".",
+        &[
+            "scan",
+            "charts/web",
+            "-q",
+            "--format",
+            "json",
+            "--helm",
+            &helm,
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert_eq!(run.json()["findings"], first);
+    // A changed library chart is a different key: the build runs (and fails here).
+    repo.write(
+        "charts/common/templates/_extra.tpl",
+        "{{- define \"common.extra\" -}}x{{- end -}}\n",
+    );
+    let run = repo.kpsa(
+        ".",
+        &[
+            "scan",
+            "charts/web",
+            "-q",
+            "--format",
+            "json",
+            "--helm",
+            &helm,
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 3);
+    assert!(error_for(&run.json(), "charts/web").contains("no network"));
+    let mut after = repo.snapshot();
+    after.remove("charts/common/templates/_extra.tpl");
+    assert_eq!(after, before);
+}
+
+#[test]
+fn render_programs_get_no_credentials() {
+    let repo = repo_with(&[]);
+    let bin = tempfile::tempdir().unwrap();
+    let dump = bin.path().join("env.txt");
+    let helm = script(
+        &bin,
+        "helm",
+        &format!(
+            "env > {}\nexec {}/helm \"$@\"",
+            dump.display(),
+            tools_dir().display()
+        ),
+    );
+    let run = repo.kpsa(
+        ".",
+        &["scan", "charts/good", "-q", "--helm", &helm],
+        &[
+            ("GITHUB_TOKEN", "ghp_secret1"),
+            ("CI_JOB_TOKEN", "glcbt_secret2"),
+            ("AWS_SECRET_ACCESS_KEY", "secret3"),
+            ("KPSA_TEST_MARKER", "visible"),
+        ],
+    );
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let env = std::fs::read_to_string(dump).unwrap();
+    assert!(env.contains("KPSA_TEST_MARKER=visible"), "{env}");
+    for secret in ["ghp_secret1", "glcbt_secret2", "secret3"] {
+        assert!(!env.contains(secret), "{secret} reached helm");
+    }
+}
+
+#[test]
+fn kustomize_exec_functions_stay_disabled() {
+    let marker = tempfile::tempdir().unwrap();
+    let marker_file = marker.path().join("PWNED");
+    let repo = repo_with(&[
+        (
+            "evil/kustomization.yaml",
+            "resources:\n  - pod.yaml\ntransformers:\n  - fn.yaml\n",
+        ),
+        ("evil/pod.yaml", &GOOD_TEMPLATE.replace("good", "evil")),
+        (
+            "evil/fn.yaml",
+            "apiVersion: example.com/v1\nkind: Evil\nmetadata:\n  name: evil\n  annotations:\n    config.kubernetes.io/function: |\n      exec:\n        path: ./fn.sh\n",
+        ),
+        (
+            "evil/fn.sh",
+            &format!("#!/bin/sh\ntouch {}\ncat\n", marker_file.display()),
+        ),
+    ]);
+    let run = repo.kpsa(".", &["scan", "--format", "json", "-q"], &[]);
+    assert_eq!(run.code, 3);
+    let r = run.json();
+    let msg = error_for(&r, "evil");
+    assert!(msg.contains("plugins disabled"), "{msg}");
+    assert!(!marker_file.exists(), "the exec function ran");
+}
+
+#[test]
+fn a_symlink_out_of_the_repository_is_an_error_and_the_rest_is_reported() {
+    let repo = repo_with(&[]);
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("x.yaml"), GOOD_TEMPLATE).unwrap();
+    std::os::unix::fs::symlink(
+        outside.path().join("x.yaml"),
+        repo.path().join("raw/escape.yaml"),
+    )
+    .unwrap();
+    let run = repo.kpsa(".", &["scan", "--format", "json", "-q"], &[]);
+    assert_eq!(run.code, 3);
+    let r = run.json();
+    let e = r["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["path"] == "raw/escape.yaml")
+        .expect("an error for the symlink");
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("symlink leaves the repository")
+    );
+    assert_eq!(
+        targets_with_findings(&r),
+        vec!["charts/good", "deploy", "raw"]
+    );
+}
