@@ -65,7 +65,7 @@ pub struct Finding {
     pub rendered: Option<Position>,
     pub fingerprint: String,
     #[serde(skip)]
-    pub origin: Option<Origin>,
+    pub origin: Option<Box<Origin>>,
     /// Offending values, part of the identity.
     #[serde(skip)]
     pub values: Vec<String>,
@@ -81,7 +81,7 @@ pub struct Workload {
     pub location: Location,
     pub rendered: Option<Position>,
     #[serde(skip)]
-    pub origin: Option<Origin>,
+    pub origin: Option<Box<Origin>>,
     /// Field path from the object to the pod template ("" for a Pod).
     pub template: String,
     /// The strictest level met: `privileged`, `baseline` or `restricted`.

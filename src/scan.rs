@@ -500,7 +500,7 @@ fn process_chunk(stream: &Stream, chunk: Chunk, opts: &ScanOptions) -> Outcome {
                 object: r.clone(),
                 location: at(view.object_pos),
                 rendered: rendered_at(view.object_pos),
-                origin: origin.clone(),
+                origin: origin.clone().map(Box::new),
                 template: view.prefix.trim_end_matches('.').to_string(),
                 level: PssLevel::met(&baseline, &restricted),
                 baseline: baseline.admission_message(PssLevel::Baseline, &opts.version_label),
@@ -513,7 +513,7 @@ fn process_chunk(stream: &Stream, chunk: Chunk, opts: &ScanOptions) -> Outcome {
                         object.node,
                         &crate::manifest::field::parse(&field),
                     );
-                    o
+                    Box::new(o)
                 });
                 out.findings.push(Finding {
                     check: v.check,
