@@ -126,6 +126,7 @@ pub fn run(
             column: None,
             message: e.message.clone(),
             target: None,
+            rendered: None,
         })
         .collect();
     let mut rendered = rendered.into_iter();
@@ -185,6 +186,7 @@ pub fn run(
         &producers,
         root,
     );
+    crate::provenance::locate_errors(&mut result.errors, &producers, root);
     // Paths of plain files as the repository names them.
     let rel = |p: &mut String| {
         if p != STDIN_NAME && Path::new(p.as_str()).is_absolute() {
@@ -218,6 +220,7 @@ fn render_error(e: RenderError) -> InputError {
         column: None,
         message,
         target: Some(e.target),
+        rendered: None,
     }
 }
 

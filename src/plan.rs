@@ -348,7 +348,13 @@ pub fn from_config(root: &Path, specs: &[TargetSpec], config_file: &Path) -> Pla
                 let base = config_file.parent().unwrap_or(root);
                 let files = expand_globs(root, base, paths, &mut plan.errors);
                 Ok(Target {
-                    id: spec.name.clone().unwrap_or_else(|| paths.join(",")),
+                    id: spec.name.clone().unwrap_or_else(|| {
+                        paths
+                            .iter()
+                            .map(|p| relative(root, &normalize(&base.join(p))))
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    }),
                     inputs: files.clone(),
                     source: Source::Manifests { files },
                     reason,

@@ -29,6 +29,7 @@ use crate::manifest::yaml::parse_documents;
 use crate::manifest::{Limits, Node, Pos, Value};
 use crate::plan::{Chart, kustomization_file, normalize, read_chart, relative};
 use crate::render::Producer;
+use crate::scan::InputError;
 
 /// A place found in a source file: how many steps of the field path it
 /// covers, and whether it is the field itself.
@@ -93,6 +94,42 @@ pub fn locate(
             &mut files,
         ) {
             w.location = loc;
+        }
+    }
+}
+
+/// Move errors in fields of rendered objects to the source line; the
+/// message keeps the position in the rendered output.
+pub fn locate_errors(
+    errors: &mut [InputError],
+    producers: &HashMap<String, Producer>,
+    root: &Path,
+) {
+    let mut files = Files::default();
+    for e in errors.iter_mut() {
+        let Some(r) = &e.rendered else { continue };
+        let Some(producer) = producers.get(&r.target) else {
+            continue;
+        };
+        let segs = field::parse(&r.field);
+        if let Some(loc) = place(
+            producer,
+            &r.origin,
+            &r.object.kind,
+            &r.object.name,
+            &segs,
+            root,
+            &mut files,
+        ) {
+            if let Some(line) = e.line {
+                e.message.push_str(&format!(
+                    " (target {}, line {line} of its rendered output)",
+                    r.target
+                ));
+            }
+            e.path = loc.path;
+            e.line = Some(loc.line);
+            e.column = Some(loc.column);
         }
     }
 }

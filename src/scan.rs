@@ -98,6 +98,19 @@ pub struct InputError {
     pub message: String,
     /// The target that failed to render, for render errors.
     pub target: Option<String>,
+    /// For an error in a rendered object: what provenance needs to move it
+    /// to the source file.
+    #[serde(skip)]
+    pub rendered: Option<Box<RenderedError>>,
+}
+
+/// An error in a field of a rendered object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedError {
+    pub target: String,
+    pub object: crate::manifest::ObjectRef,
+    pub field: String,
+    pub origin: Origin,
 }
 
 /// Counts for the summary line and the JSON `summary`.
@@ -248,6 +261,7 @@ fn error_at(path: &str, pos: crate::manifest::Pos, message: String) -> InputErro
         column: Some(pos.column),
         message,
         target: None,
+        rendered: None,
     }
 }
 
@@ -258,6 +272,7 @@ fn error(path: &str, line: Option<u32>, message: String) -> InputError {
         column: None,
         message,
         target: None,
+        rendered: None,
     }
 }
 
@@ -476,11 +491,20 @@ fn process_chunk(stream: &Stream, chunk: Chunk, opts: &ScanOptions) -> Outcome {
             };
             let evaluation = policy::evaluate(&view, opts.version, &ctx);
             for e in &evaluation.errors {
-                out.errors.push(error_at(
+                let mut err = error_at(
                     path,
                     e.mismatch.pos,
                     format!("{} {}: {}", r.display(), e.field, e.mismatch),
-                ));
+                );
+                err.rendered = origin.as_ref().map(|o| {
+                    Box::new(RenderedError {
+                        target: stream.target.clone(),
+                        object: r.clone(),
+                        field: e.field.clone(),
+                        origin: o.clone(),
+                    })
+                });
+                out.errors.push(err);
             }
             let baseline = evaluation.verdict(PssLevel::Baseline);
             let restricted = evaluation.verdict(PssLevel::Restricted);

@@ -15,7 +15,11 @@ fn to_json(node: &Node) -> serde_json::Value {
             Resolved::Null => serde_json::Value::Null,
             Resolved::Bool(b) => b.into(),
             Resolved::Int(i) => i.into(),
-            Resolved::Float => s.text.parse::<f64>().map(Into::into).unwrap_or(serde_json::Value::Null),
+            Resolved::Float => s
+                .text
+                .parse::<f64>()
+                .map(Into::into)
+                .unwrap_or(serde_json::Value::Null),
             Resolved::Str(t) => t.into(),
         },
         Value::Seq(items) => items.iter().map(to_json).collect(),
@@ -29,9 +33,12 @@ fn to_json(node: &Node) -> serde_json::Value {
 
 fn schema_errors(text: &str) -> usize {
     let schema: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string("docs/kpsa-config.schema.json").unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string("docs/kpsa-config.schema.json").unwrap())
+            .unwrap();
     let validator = jsonschema::validator_for(&schema).expect("schema compiles");
-    let doc = parse_documents(text, 1, Limits::default()).unwrap().remove(0);
+    let doc = parse_documents(text, 1, Limits::default())
+        .unwrap()
+        .remove(0);
     validator.iter_errors(&to_json(&doc)).count()
 }
 
@@ -75,6 +82,9 @@ fn broken_configs_are_rejected_by_both() {
     for text in broken {
         assert!(schema_errors(text) > 0, "the schema accepts:\n{text}");
         let e = kpsa::config::parse(text, Path::new(".kpsa.yaml")).expect_err(text);
-        assert!(e.pos.is_some() || e.message.contains("missing"), "{text}: {e}");
+        assert!(
+            e.pos.is_some() || e.message.contains("missing"),
+            "{text}: {e}"
+        );
     }
 }

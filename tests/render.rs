@@ -226,11 +226,11 @@ fn helm_values_precedence_and_set_flags() {
         &[],
     );
     assert_eq!(run.code, 3, "{}", run.stdout);
+    // The error is placed on the template line that writes the field, and
+    // says where it is in the rendered output.
     assert!(
-        run.stdout.contains("charts/web (helm template output)")
-            && run
-                .stdout
-                .contains("readOnlyRootFilesystem: expected a boolean, found string \"false\""),
+        run.stdout.contains("readOnlyRootFilesystem: expected a boolean, found string \"false\" (target charts/web, line ")
+            && run.stdout.contains("--> charts/web/templates/deployment.yaml:25:11"),
         "{}",
         run.stdout
     );
@@ -543,4 +543,114 @@ fn config_is_found_upward_and_its_errors_name_the_line() {
     );
     assert_eq!(run.code, 1);
     assert_eq!(run.json()["level"], "hardened");
+}
+
+const CAPS_TEMPLATE: &str = r#"apiVersion: v1
+kind: Pod
+metadata:
+  name: caps
+  annotations:
+    kube: "{{ .Capabilities.KubeVersion.Version }}"
+spec:
+  {{- if .Capabilities.APIVersions.Has "monitoring.coreos.com/v1" }}
+  hostPID: true
+  {{- end }}
+  containers:
+    - name: app
+      image: app:1
+"#;
+
+#[test]
+fn helm_is_told_the_kubernetes_version_api_versions_and_crds() {
+    let repo = Repo::new("");
+    repo.write(
+        "charts/caps/Chart.yaml",
+        "apiVersion: v2\nname: caps\nversion: 1.0.0\nkubeVersion: \">=1.30.0-0\"\n",
+    );
+    repo.write("charts/caps/templates/pod.yaml", CAPS_TEMPLATE);
+    repo.write(
+        "charts/caps/crds/widget.yaml",
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.com\n",
+    );
+    repo.commit("caps");
+    let scan = |args: &[&str]| {
+        let mut all = vec!["scan", "charts/caps", "--format", "json", "-q"];
+        all.extend_from_slice(args);
+        repo.kpsa(".", &all, &[])
+    };
+    // --kubernetes-version v1.29 reaches helm as --kube-version v1.29.0: the chart refuses it.
+    let run = scan(&["--kubernetes-version", "v1.29"]);
+    assert_eq!(run.code, 3);
+    let msg = run.json()["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        msg.contains("--kube-version v1.29.0")
+            && msg.contains("incompatible with Kubernetes v1.29.0"),
+        "{msg}"
+    );
+    // An explicit --kube-version wins.
+    let run = scan(&["--kubernetes-version", "v1.29", "--kube-version", "v1.31.2"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let r = run.json();
+    assert!(!findings(&r).iter().any(|f| f.1 == "hostNamespaces"));
+    assert_eq!(r["summary"]["objects"], 1);
+    // --api-versions turns on the template's branch; the finding is on its line.
+    let run = scan(&["--api-versions", "monitoring.coreos.com/v1"]);
+    assert_eq!(
+        location_of(&run.json(), "charts/caps", "hostNamespaces", ""),
+        "charts/caps/templates/pod.yaml:9"
+    );
+    // --include-crds adds the chart's CRDs to the output.
+    let run = scan(&["--include-crds"]);
+    assert_eq!(run.json()["summary"]["objects"], 2);
+}
+
+#[test]
+fn configured_manifest_globs() {
+    let repo = Repo::new("");
+    let pod = |name: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n  hostIPC: true\n  containers: [{{name: c, image: x}}]\n"
+        )
+    };
+    repo.write("cluster/a/pod.yaml", &pod("a"));
+    repo.write("cluster/b/c/pod.yml", &pod("c"));
+    repo.write("cluster/b/c/pod.yaml", &pod("c2"));
+    repo.write("cluster/notes.txt", "not yaml");
+    repo.write(
+        ".kpsa.yaml",
+        "version: 1\ntargets:\n  - name: addons\n    manifests: {paths: [\"cluster/**/*.yaml\"]}\n  - manifests: {paths: [\"cluster/*/c/*.yml\"]}\n",
+    );
+    repo.commit("globs");
+    let run = repo.kpsa(".", &["scan", "--format", "json", "-q"], &[]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let r = run.json();
+    let hosts: Vec<(String, String)> = findings(&r)
+        .into_iter()
+        .filter(|f| f.1 == "hostNamespaces")
+        .map(|f| (f.0, f.3))
+        .collect();
+    let pair = |t: &str, l: &str| (t.to_string(), l.to_string());
+    assert_eq!(
+        hosts,
+        vec![
+            pair("addons", "cluster/a/pod.yaml:6"),
+            pair("addons", "cluster/b/c/pod.yaml:6"),
+            pair("cluster/*/c/*.yml", "cluster/b/c/pod.yml:6"),
+        ]
+    );
+    repo.write(
+        ".kpsa.yaml",
+        "version: 1\ntargets:\n  - manifests: {paths: [\"nothing/*.yaml\"]}\n",
+    );
+    let run = repo.kpsa(".", &["scan", "--format", "json", "-q"], &[]);
+    assert_eq!(run.code, 3);
+    assert!(
+        run.json()["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no file matches")
+    );
 }

@@ -152,47 +152,31 @@ fn a_render_that_hangs_is_killed_at_the_timeout() {
 #[test]
 fn missing_programs_are_named_with_the_way_to_point_kpsa_at_them() {
     let repo = repo_with(&[]);
-    let run = repo.kpsa(
-        ".",
-        &[
-            "scan",
-            "--format",
-            "json",
-            "-q",
+    let cases = [
+        (
             "--helm",
             "/nonexistent/helm",
-        ],
-        &[],
-    );
-    assert_eq!(run.code, 3);
-    let r = run.json();
-    let msg = error_for(&r, "charts/good");
-    assert!(
-        msg.contains("/nonexistent/helm not found") && msg.contains("--helm PATH"),
-        "{msg}"
-    );
-    assert_eq!(targets_with_findings(&r), vec!["deploy", "raw"]);
-
-    let run = repo.kpsa(
-        ".",
-        &[
-            "scan",
-            "--format",
-            "json",
-            "-q",
+            "charts/good",
+            vec!["deploy", "raw"],
+        ),
+        (
             "--kustomize",
             "/nonexistent/kustomize",
-        ],
-        &[],
-    );
-    assert_eq!(run.code, 3);
-    let r = run.json();
-    let msg = error_for(&r, "deploy");
-    assert!(
-        msg.contains("/nonexistent/kustomize not found") && msg.contains("--kustomize"),
-        "{msg}"
-    );
-    assert_eq!(targets_with_findings(&r), vec!["charts/good", "raw"]);
+            "deploy",
+            vec!["charts/good", "raw"],
+        ),
+    ];
+    for (flag, program, failed, rest) in cases {
+        let run = repo.kpsa(".", &["scan", "--format", "json", "-q", flag, program], &[]);
+        assert_eq!(run.code, 3);
+        let r = run.json();
+        let msg = error_for(&r, failed);
+        assert!(
+            msg.contains(&format!("{program} not found")) && msg.contains(flag),
+            "{msg}"
+        );
+        assert_eq!(targets_with_findings(&r), rest);
+    }
 
     // No helm anywhere on PATH: the default program is missing too.
     let run = common::kpsa_stdin(
