@@ -290,15 +290,16 @@ fn make_plan(
     helm: Option<&HelmArgs>,
 ) -> Result<Plan, String> {
     let root = &s.root;
+    let tree = crate::tree::Disk { root: root.clone() };
     let mut plan = Plan::default();
     let id = |p: &Path| relative(root, p);
     if paths.is_empty() {
         if manifests {
             plan.targets.push(manifests_target(id(root), root.clone()));
         } else if let Some(c) = s.config.as_ref().filter(|c| !c.targets.is_empty()) {
-            plan = plan::from_config(root, &c.targets, &c.file);
+            plan = plan::from_config(&tree, &c.targets, &c.file);
         } else {
-            plan = plan::discover(root, root);
+            plan = plan::discover(&tree, root);
         }
     }
     for p in paths {
@@ -332,7 +333,7 @@ fn make_plan(
                 spec.include_crds = h.include_crds;
             }
             match plan::helm_target(
-                root,
+                &tree,
                 None,
                 spec,
                 "chart directory given on the command line".into(),
@@ -342,7 +343,7 @@ fn make_plan(
             }
         } else if plan::kustomization_file(&abs).is_some() {
             match plan::kustomize_target(
-                root,
+                &tree,
                 None,
                 abs,
                 "kustomization given on the command line".into(),
@@ -351,7 +352,7 @@ fn make_plan(
                 Err(e) => plan.errors.push(e),
             }
         } else {
-            let found = plan::discover(root, &abs);
+            let found = plan::discover(&tree, &abs);
             plan.targets.extend(found.targets);
             plan.errors.extend(found.errors);
         }

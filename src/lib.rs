@@ -17,3 +17,4 @@ pub mod provenance;
 pub mod render;
 pub mod report;
 pub mod scan;
+pub mod tree;

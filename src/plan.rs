@@ -14,6 +14,7 @@ use std::path::{Component, Path, PathBuf};
 use crate::config::{HelmSpec, SourceSpec, TargetSpec};
 use crate::manifest::yaml::parse_documents;
 use crate::manifest::{Limits, Node};
+use crate::tree::{Disk, EntryKind, Tree};
 
 /// One thing to render and evaluate.
 #[derive(Debug, Clone)]
@@ -132,13 +133,15 @@ pub fn normalize(path: &Path) -> PathBuf {
     out
 }
 
-fn read_yaml(path: &Path) -> Result<Node, PlanError> {
+fn read_yaml(t: &dyn Tree, path: &Path) -> Result<Node, PlanError> {
     let err = |line, message: String| PlanError {
         path: path.display().to_string(),
         line,
         message,
     };
-    let text = std::fs::read_to_string(path).map_err(|e| err(None, format!("cannot read: {e}")))?;
+    let text = t
+        .read_string(path)
+        .map_err(|e| err(None, format!("cannot read: {e}")))?;
     let docs = parse_documents(&text, 1, Limits::default())
         .map_err(|e| err(Some(e.pos.line), format!("invalid YAML: {}", e.message)))?;
     docs.into_iter()
@@ -146,10 +149,22 @@ fn read_yaml(path: &Path) -> Result<Node, PlanError> {
         .ok_or_else(|| err(None, "the file is empty".into()))
 }
 
-/// Read a chart's `Chart.yaml`.
+/// Read a chart's `Chart.yaml` on disk.
 pub fn read_chart(dir: &Path) -> Result<Chart, PlanError> {
+    read_chart_in(&disk(dir), dir)
+}
+
+/// A disk tree for functions that read a real directory.
+fn disk(dir: &Path) -> Disk {
+    Disk {
+        root: dir.to_path_buf(),
+    }
+}
+
+/// Read a chart's `Chart.yaml` in a tree.
+pub fn read_chart_in(t: &dyn Tree, dir: &Path) -> Result<Chart, PlanError> {
     let file = dir.join("Chart.yaml");
-    let node = read_yaml(&file)?;
+    let node = read_yaml(t, &file)?;
     let text = |n: &Node, k: &str| n.get(k).and_then(Node::scalar_text).map(str::to_string);
     let dependencies = node
         .get("dependencies")
@@ -180,10 +195,14 @@ pub const KUSTOMIZATION_FILES: [&str; 3] =
     ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
 pub fn kustomization_file(dir: &Path) -> Option<PathBuf> {
+    kustomization_file_in(&disk(dir), dir)
+}
+
+pub fn kustomization_file_in(t: &dyn Tree, dir: &Path) -> Option<PathBuf> {
     KUSTOMIZATION_FILES
         .iter()
         .map(|n| dir.join(n))
-        .find(|p| p.is_file())
+        .find(|p| t.is_file(p))
 }
 
 /// What one kustomization refers to: directories (other kustomizations)
@@ -194,18 +213,18 @@ pub struct KustomizationRefs {
     pub files: Vec<PathBuf>,
 }
 
-pub fn kustomization_refs(dir: &Path) -> Result<KustomizationRefs, PlanError> {
+pub fn kustomization_refs(t: &dyn Tree, dir: &Path) -> Result<KustomizationRefs, PlanError> {
     let mut refs = KustomizationRefs::default();
-    let Some(file) = kustomization_file(dir) else {
+    let Some(file) = kustomization_file_in(t, dir) else {
         return Ok(refs);
     };
-    let node = read_yaml(&file)?;
+    let node = read_yaml(t, &file)?;
     let mut add = |s: &str| {
         if s.contains("://") || s.starts_with("github.com/") || s.contains("?ref=") {
             return;
         }
         let p = normalize(&dir.join(s));
-        if p.is_dir() {
+        if t.is_dir(&p) {
             refs.dirs.push(p);
         } else {
             refs.files.push(p);
@@ -247,7 +266,7 @@ pub fn kustomization_refs(dir: &Path) -> Result<KustomizationRefs, PlanError> {
 
 /// Inputs of a chart: its directory, its values files and its `file://`
 /// dependencies, transitively.
-fn helm_inputs(chart: &Chart, spec: &HelmSpec) -> Vec<PathBuf> {
+fn helm_inputs(t: &dyn Tree, chart: &Chart, spec: &HelmSpec) -> Vec<PathBuf> {
     let mut inputs = vec![chart.dir.clone()];
     inputs.extend(spec.values.iter().cloned());
     let mut queue = vec![chart.clone()];
@@ -257,7 +276,7 @@ fn helm_inputs(chart: &Chart, spec: &HelmSpec) -> Vec<PathBuf> {
             if let Some(dir) = d.local_dir(&c.dir) {
                 if seen.insert(dir.clone()) {
                     inputs.push(dir.clone());
-                    if let Ok(sub) = read_chart(&dir) {
+                    if let Ok(sub) = read_chart_in(t, &dir) {
                         queue.push(sub);
                     }
                 }
@@ -269,7 +288,7 @@ fn helm_inputs(chart: &Chart, spec: &HelmSpec) -> Vec<PathBuf> {
 
 /// Inputs of a kustomization: its directory and everything it refers to,
 /// transitively.
-fn kustomize_inputs(dir: &Path) -> Vec<PathBuf> {
+fn kustomize_inputs(t: &dyn Tree, dir: &Path) -> Vec<PathBuf> {
     let mut inputs = Vec::new();
     let mut queue = vec![dir.to_path_buf()];
     let mut seen = BTreeSet::new();
@@ -278,7 +297,7 @@ fn kustomize_inputs(dir: &Path) -> Vec<PathBuf> {
             continue;
         }
         inputs.push(d.clone());
-        if let Ok(refs) = kustomization_refs(&d) {
+        if let Ok(refs) = kustomization_refs(t, &d) {
             inputs.extend(refs.files);
             queue.extend(refs.dirs);
         }
@@ -288,12 +307,13 @@ fn kustomize_inputs(dir: &Path) -> Vec<PathBuf> {
 
 /// A Helm target for a chart directory.
 pub fn helm_target(
-    root: &Path,
+    t: &dyn Tree,
     id: Option<String>,
     spec: HelmSpec,
     reason: String,
 ) -> Result<Target, PlanError> {
-    let chart = read_chart(&spec.chart)?;
+    let root = t.root();
+    let chart = read_chart_in(t, &spec.chart)?;
     if chart.library {
         return Err(PlanError {
             path: relative(root, &spec.chart.join("Chart.yaml")),
@@ -303,7 +323,7 @@ pub fn helm_target(
                     .into(),
         });
     }
-    let inputs = helm_inputs(&chart, &spec);
+    let inputs = helm_inputs(t, &chart, &spec);
     Ok(Target {
         id: id.unwrap_or_else(|| relative(root, &spec.chart)),
         source: Source::Helm(Box::new(HelmTarget { spec, chart })),
@@ -313,12 +333,13 @@ pub fn helm_target(
 }
 
 pub fn kustomize_target(
-    root: &Path,
+    t: &dyn Tree,
     id: Option<String>,
     dir: PathBuf,
     reason: String,
 ) -> Result<Target, PlanError> {
-    if kustomization_file(&dir).is_none() {
+    let root = t.root();
+    if kustomization_file_in(t, &dir).is_none() {
         return Err(PlanError {
             path: relative(root, &dir),
             line: None,
@@ -327,26 +348,27 @@ pub fn kustomize_target(
     }
     Ok(Target {
         id: id.unwrap_or_else(|| relative(root, &dir)),
-        inputs: kustomize_inputs(&dir),
+        inputs: kustomize_inputs(t, &dir),
         source: Source::Kustomize { dir },
         reason,
     })
 }
 
 /// Targets from the config.
-pub fn from_config(root: &Path, specs: &[TargetSpec], config_file: &Path) -> Plan {
+pub fn from_config(t: &dyn Tree, specs: &[TargetSpec], config_file: &Path) -> Plan {
+    let root = t.root();
     let mut plan = Plan::default();
     let config_name = relative(root, config_file);
     for spec in specs {
         let reason = format!("configured at {config_name}:{}", spec.line);
         let made = match &spec.source {
-            SourceSpec::Helm(h) => helm_target(root, spec.name.clone(), h.clone(), reason),
+            SourceSpec::Helm(h) => helm_target(t, spec.name.clone(), h.clone(), reason),
             SourceSpec::Kustomize { path } => {
-                kustomize_target(root, spec.name.clone(), normalize(path), reason)
+                kustomize_target(t, spec.name.clone(), normalize(path), reason)
             }
             SourceSpec::Manifests { paths } => {
                 let base = config_file.parent().unwrap_or(root);
-                let files = expand_globs(root, base, paths, &mut plan.errors);
+                let files = expand_globs(t, base, paths, &mut plan.errors);
                 Ok(Target {
                     id: spec.name.clone().unwrap_or_else(|| {
                         paths
@@ -372,7 +394,7 @@ pub fn from_config(root: &Path, specs: &[TargetSpec], config_file: &Path) -> Pla
 /// Files matching the patterns (relative to `base`; `**` crosses
 /// directories), in the repository's walk order.
 fn expand_globs(
-    root: &Path,
+    t: &dyn Tree,
     base: &Path,
     patterns: &[String],
     errors: &mut Vec<PlanError>,
@@ -398,8 +420,8 @@ fn expand_globs(
         return Vec::new();
     };
     let mut files = Vec::new();
-    for entry in walker(root) {
-        if entry.file_type.is_file() && set.is_match(&entry.path) {
+    for entry in t.walk(t.root()) {
+        if entry.kind == EntryKind::File && set.is_match(&entry.path) {
             files.push(entry.path);
         }
     }
@@ -413,55 +435,27 @@ fn expand_globs(
     files
 }
 
-struct WalkEntry {
-    path: PathBuf,
-    file_type: std::fs::FileType,
-}
-
-/// Every entry under `dir` that `.gitignore` does not exclude, sorted,
-/// hidden entries skipped, symlinks not followed.
-fn walker(dir: &Path) -> Vec<WalkEntry> {
-    let mut out = Vec::new();
-    let walk = ignore::WalkBuilder::new(dir)
-        .hidden(true)
-        .git_ignore(true)
-        .git_exclude(true)
-        .git_global(false)
-        .require_git(false)
-        .follow_links(false)
-        .sort_by_file_name(|a, b| a.cmp(b))
-        .build();
-    for entry in walk.flatten() {
-        if let Some(ft) = entry.file_type() {
-            out.push(WalkEntry {
-                path: entry.into_path(),
-                file_type: ft,
-            });
-        }
-    }
-    out
-}
-
 fn is_yaml(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "yaml" || e == "yml")
 }
 
 /// Discover the targets under `dir` (inside the repository at `root`).
-pub fn discover(root: &Path, dir: &Path) -> Plan {
+pub fn discover(t: &dyn Tree, dir: &Path) -> Plan {
+    let root = t.root();
     let mut plan = Plan::default();
-    let entries = walker(dir);
+    let entries = t.walk(dir);
     let mut chart_dirs = Vec::new();
     let mut kustomize_dirs = Vec::new();
     let mut yaml_files = Vec::new();
     for e in &entries {
         let name = e.path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if e.file_type.is_symlink() {
+        if let EntryKind::Symlink(real) = &e.kind {
             if is_yaml(&e.path) {
-                match std::fs::canonicalize(&e.path) {
-                    Ok(real) if real.starts_with(root) && real.is_file() => {
+                match real {
+                    real if real.starts_with(root) && t.is_file(real) => {
                         yaml_files.push(e.path.clone())
                     }
-                    Ok(real) if !real.starts_with(root) => plan.errors.push(PlanError {
+                    real if !real.starts_with(root) => plan.errors.push(PlanError {
                         path: relative(root, &e.path),
                         line: None,
                         message: format!(
@@ -474,7 +468,7 @@ pub fn discover(root: &Path, dir: &Path) -> Plan {
             }
             continue;
         }
-        if !e.file_type.is_file() {
+        if e.kind != EntryKind::File {
             continue;
         }
         let parent = e.path.parent().unwrap_or(root).to_path_buf();
@@ -491,7 +485,7 @@ pub fn discover(root: &Path, dir: &Path) -> Plan {
     // chart in the tree names as a `file://` dependency.
     let mut charts = BTreeMap::new();
     for d in &chart_dirs {
-        match read_chart(d) {
+        match read_chart_in(t, d) {
             Ok(c) => {
                 charts.insert(d.clone(), c);
             }
@@ -522,7 +516,7 @@ pub fn discover(root: &Path, dir: &Path) -> Plan {
             ..HelmSpec::default()
         };
         match helm_target(
-            root,
+            t,
             None,
             spec,
             "Chart.yaml that no other chart here depends on".into(),
@@ -536,7 +530,7 @@ pub fn discover(root: &Path, dir: &Path) -> Plan {
     let mut used: BTreeSet<PathBuf> = BTreeSet::new();
     let mut claimed: BTreeSet<PathBuf> = BTreeSet::new();
     for d in &kustomize_dirs {
-        match kustomization_refs(d) {
+        match kustomization_refs(t, d) {
             Ok(refs) => {
                 used.extend(refs.dirs);
                 claimed.extend(refs.files);
@@ -552,7 +546,7 @@ pub fn discover(root: &Path, dir: &Path) -> Plan {
             continue;
         }
         match kustomize_target(
-            root,
+            t,
             None,
             d.clone(),
             "kustomization that no other kustomization uses".into(),
