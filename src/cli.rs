@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::compare;
 use crate::config::{self, Config, HelmSpec};
 use crate::pipeline::{self, Progress, absolute};
 use crate::plan::{self, Plan, Source, Target, relative, repo_root};
@@ -36,6 +37,8 @@ struct Cli {
 enum Command {
     /// Render and evaluate what the repository deploys: charts, kustomizations and manifests.
     Scan(ScanArgs),
+    /// Render two revisions and report only what the change introduces, on the line that introduced it.
+    Diff(DiffArgs),
     /// List the targets `scan` would render, and why each is one.
     Targets(TargetsArgs),
     /// List every check with its tier, severity and policy versions.
@@ -60,6 +63,13 @@ struct ScanArgs {
     common: CommonArgs,
     #[command(flatten)]
     helm: HelmArgs,
+    #[command(flatten)]
+    eval: EvalArgs,
+}
+
+/// How to evaluate and report; shared by `scan` and `diff`.
+#[derive(clap::Args, Debug)]
+struct EvalArgs {
     /// Which checks run: baseline, restricted (includes baseline) or hardened (includes both).
     #[arg(long, value_enum)]
     level: Option<LevelArg>,
@@ -70,6 +80,7 @@ struct ScanArgs {
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
     /// Fail (exit 1) on findings of this tier or a more severe one; `never` never fails on findings.
+    /// In `diff`, only new findings count.
     #[arg(long, value_enum)]
     fail_on: Option<FailOn>,
     /// Worker threads for rendering, parsing and evaluation (default: all cores).
@@ -86,7 +97,36 @@ struct ScanArgs {
     timings: bool,
 }
 
-/// Options shared by `scan` and `targets`.
+#[derive(clap::Args, Debug)]
+struct DiffArgs {
+    /// `A..B` compares A with B; `A...B` compares merge-base(A, B) with B (what a pull
+    /// request shows); `A` compares A with the working tree, uncommitted changes included.
+    /// Branches, tags, SHAs and `HEAD~2` forms work.
+    revisions: String,
+    /// Whose configuration drives both sides: the head's (default) or the base's
+    /// (for protected branches, so a change cannot lower its own gate).
+    #[arg(long, value_enum, default_value = "head")]
+    config_from: ConfigFrom,
+    /// Also render unchanged targets on the head side and report every current
+    /// finding (status `unchanged` for the old ones).
+    #[arg(long)]
+    include_unchanged: bool,
+    /// Render every target on both sides, changed or not.
+    #[arg(long)]
+    all: bool,
+    #[command(flatten)]
+    common: CommonArgs,
+    #[command(flatten)]
+    eval: EvalArgs,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum ConfigFrom {
+    Head,
+    Base,
+}
+
+/// Options shared by `scan`, `diff` and `targets`.
 #[derive(clap::Args, Debug)]
 struct CommonArgs {
     /// The config file (default: .kpsa.yaml found from the working directory up to the repository root).
@@ -211,6 +251,7 @@ pub fn run(args: impl IntoIterator<Item = String>) -> i32 {
     match cli.command {
         Command::Scan(args) => run_scan(args),
         Command::Targets(args) => run_targets(args),
+        Command::Diff(args) => run_diff(args),
         Command::Checks => {
             for c in CHECKS {
                 println!(
@@ -461,34 +502,33 @@ fn run_targets(args: TargetsArgs) -> i32 {
     }
 }
 
-fn run_scan(args: ScanArgs) -> i32 {
-    let s = match setup(&args.common, &args.paths) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
-    let config = s.config.as_ref();
-    let spec = args
+/// Evaluation settings after flags, then the config, then defaults.
+struct Resolved {
+    opts: ScanOptions,
+    renderers: Renderers,
+    fail_on: Option<Tier>,
+    version: crate::policy::Version,
+    label: String,
+    progress: Progress,
+    color: bool,
+}
+
+fn resolve(e: &EvalArgs, common: &CommonArgs, config: Option<&Config>) -> Resolved {
+    let spec = e
         .kubernetes_version
         .or_else(|| config.and_then(|c| c.kubernetes_version))
         .unwrap_or(VersionSpec::Latest);
     let version = spec.resolve();
-    if let VersionSpec::Exact(v) = spec {
-        if v != version {
-            eprintln!(
-                "kpsa: warning: kpsa knows Pod Security policies up to {version}; evaluating {v} as {version}"
-            );
-        }
-    }
     let label = match spec {
         VersionSpec::Latest => "latest".to_string(),
         VersionSpec::Exact(_) => version.to_string(),
     };
-    let level = args
+    let level = e
         .level
         .map(tier)
         .or_else(|| config.and_then(|c| c.level))
         .unwrap_or(Tier::Hardened);
-    let fail_on = match args.fail_on {
+    let fail_on = match e.fail_on {
         Some(FailOn::Baseline) => Some(Tier::Baseline),
         Some(FailOn::Restricted) => Some(Tier::Restricted),
         Some(FailOn::Hardened) => Some(Tier::Hardened),
@@ -501,57 +541,7 @@ fn run_scan(args: ScanArgs) -> i32 {
     if let Some(c) = config {
         opts.kinds.extend(c.pod_templates.iter().cloned());
     }
-    let plan = match make_plan(&s, &args.paths, args.manifests, Some(&args.helm)) {
-        Ok(p) => p,
-        Err(m) => {
-            eprintln!("kpsa: {m}");
-            return EXIT_USAGE;
-        }
-    };
-    let renderers = renderers(&args.common, config, version);
-    let jobs = args
-        .jobs
-        .or_else(|| config.and_then(|c| c.jobs))
-        .unwrap_or(0);
-    let pool = match rayon::ThreadPoolBuilder::new().num_threads(jobs).build() {
-        Ok(pool) => pool,
-        Err(e) => {
-            eprintln!("kpsa: cannot start worker threads: {e}");
-            return EXIT_USAGE;
-        }
-    };
-    let snapshot = pool.install(|| {
-        pipeline::run(
-            &s.root,
-            &plan.targets,
-            &plan.errors,
-            &opts,
-            &renderers,
-            Progress::detect(args.quiet),
-        )
-    });
-    if args.timings {
-        let t = &snapshot.timings;
-        let (own, children) = cpu_times();
-        eprintln!(
-            "kpsa: timings: wall {:.3} s; {} render(s), {:.3} s of render wall time; CPU: kpsa {:.3} s, render programs {:.3} s",
-            t.wall.as_secs_f64(),
-            t.rendered,
-            t.render_wall.as_secs_f64(),
-            own.as_secs_f64(),
-            children.as_secs_f64()
-        );
-    }
-    let result = snapshot.result;
-    let run = RunInfo {
-        command: "scan",
-        kubernetes_version: version,
-        version_label: label,
-        level: opts.tier,
-        fail_on,
-        root: s.root.clone(),
-    };
-    let color = match args.color {
+    let color = match e.color {
         ColorArg::Always => true,
         ColorArg::Never => false,
         ColorArg::Auto => {
@@ -559,24 +549,193 @@ fn run_scan(args: ScanArgs) -> i32 {
                 && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
         }
     };
+    Resolved {
+        opts,
+        renderers: renderers(common, config, version),
+        fail_on,
+        version,
+        label,
+        progress: Progress::detect(e.quiet),
+        color,
+    }
+}
+
+fn warn_version(e: &EvalArgs, config: Option<&Config>) {
+    let spec = e
+        .kubernetes_version
+        .or_else(|| config.and_then(|c| c.kubernetes_version));
+    if let Some(VersionSpec::Exact(v)) = spec {
+        let version = VersionSpec::Exact(v).resolve();
+        if v != version {
+            eprintln!(
+                "kpsa: warning: kpsa knows Pod Security policies up to {version}; evaluating {v} as {version}"
+            );
+        }
+    }
+}
+
+fn thread_pool(e: &EvalArgs, config: Option<&Config>) -> Result<rayon::ThreadPool, i32> {
+    let jobs = e.jobs.or_else(|| config.and_then(|c| c.jobs)).unwrap_or(0);
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .map_err(|err| {
+            eprintln!("kpsa: cannot start worker threads: {err}");
+            EXIT_USAGE
+        })
+}
+
+fn print_timings(t: &pipeline::Timings) {
+    let (own, children) = cpu_times();
+    eprintln!(
+        "kpsa: timings: wall {:.3} s; {} render(s), {:.3} s of render wall time; CPU: kpsa {:.3} s, render programs {:.3} s",
+        t.wall.as_secs_f64(),
+        t.rendered,
+        t.render_wall.as_secs_f64(),
+        own.as_secs_f64(),
+        children.as_secs_f64()
+    );
+}
+
+/// Write a report to standard output; a closed pipe is not an error.
+fn emit(write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) -> Result<(), i32> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let written = match args.format {
-        Format::Text => std::io::Write::write_all(
-            &mut out,
-            report::text::render(&result, &run, color).as_bytes(),
-        ),
-        Format::Json => report::json::write(&result, &run, &mut out),
-    };
-    if let Err(e) = written.and_then(|_| std::io::Write::flush(&mut out)) {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
+    match write(&mut out).and_then(|_| std::io::Write::flush(&mut out)) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
             eprintln!("kpsa: cannot write the report: {e}");
-            return EXIT_INPUT;
+            Err(EXIT_INPUT)
         }
+        _ => Ok(()),
+    }
+}
+
+fn run_scan(args: ScanArgs) -> i32 {
+    let s = match setup(&args.common, &args.paths) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let config = s.config.as_ref();
+    warn_version(&args.eval, config);
+    let r = resolve(&args.eval, &args.common, config);
+    let plan = match make_plan(&s, &args.paths, args.manifests, Some(&args.helm)) {
+        Ok(p) => p,
+        Err(m) => {
+            eprintln!("kpsa: {m}");
+            return EXIT_USAGE;
+        }
+    };
+    let pool = match thread_pool(&args.eval, config) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let snapshot = pool.install(|| {
+        pipeline::run(
+            &s.root,
+            &plan.targets,
+            &plan.errors,
+            &r.opts,
+            &r.renderers,
+            r.progress,
+        )
+    });
+    if args.eval.timings {
+        print_timings(&snapshot.timings);
+    }
+    let result = snapshot.result;
+    let run = RunInfo {
+        command: "scan",
+        kubernetes_version: r.version,
+        version_label: r.label,
+        level: r.opts.tier,
+        fail_on: r.fail_on,
+        root: s.root.clone(),
+    };
+    let written = emit(|out| match args.eval.format {
+        Format::Text => out.write_all(report::text::render(&result, &run, r.color).as_bytes()),
+        Format::Json => report::json::write(&result, &run, out),
+    });
+    if let Err(code) = written {
+        return code;
     }
     if !result.errors.is_empty() {
         EXIT_INPUT
-    } else if report::gated(&result, fail_on) > 0 {
+    } else if report::gated(&result, r.fail_on) > 0 {
+        EXIT_FINDINGS
+    } else {
+        EXIT_OK
+    }
+}
+
+fn run_diff(args: DiffArgs) -> i32 {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let req = compare::Request {
+        spec: args.revisions.clone(),
+        cwd,
+        config: args.common.config.clone(),
+        config_from_base: args.config_from == ConfigFrom::Base,
+        include_unchanged: args.include_unchanged,
+        all: args.all,
+    };
+    let resolved = std::cell::RefCell::new(None);
+    let settings = |config: Option<&Config>| {
+        warn_version(&args.eval, config);
+        let r = resolve(&args.eval, &args.common, config);
+        let jobs = args
+            .eval
+            .jobs
+            .or_else(|| config.and_then(|c| c.jobs))
+            .unwrap_or(0);
+        let out = (r.opts.clone(), r.renderers.clone(), r.progress, jobs);
+        *resolved.borrow_mut() = Some(r);
+        out
+    };
+    let outcome = match compare::run(&req, &settings) {
+        Ok(o) => o,
+        Err(compare::Failure::Git(e)) => {
+            eprintln!("kpsa: git: {e}");
+            return EXIT_INPUT;
+        }
+        Err(compare::Failure::Config(e)) => {
+            eprintln!("kpsa: error in the config: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let Some(r) = resolved.into_inner() else {
+        return EXIT_USAGE;
+    };
+    if args.eval.timings {
+        print_timings(&outcome.timings);
+    }
+    let run = RunInfo {
+        command: "diff",
+        kubernetes_version: r.version,
+        version_label: r.label,
+        level: r.opts.tier,
+        fail_on: r.fail_on,
+        root: outcome.head_root.clone(),
+    };
+    for w in &outcome.warnings {
+        eprintln!("kpsa: warning: {w}");
+    }
+    let written = emit(|out| match args.eval.format {
+        Format::Text => {
+            out.write_all(report::text::render_diff(&outcome, &run, r.color).as_bytes())
+        }
+        Format::Json => report::json::write_diff(&outcome, &run, out),
+    });
+    if let Err(code) = written {
+        return code;
+    }
+    let gated = outcome
+        .findings
+        .iter()
+        .filter(|c| c.status == crate::diff::Status::New)
+        .filter(|c| r.fail_on.is_some_and(|g| c.finding.tier <= g))
+        .count();
+    if !outcome.errors.is_empty() {
+        EXIT_INPUT
+    } else if gated > 0 {
         EXIT_FINDINGS
     } else {
         EXIT_OK

@@ -5,10 +5,15 @@
 //! no I/O) → [`finding`] (identity, location) → [`scan`] (orchestration) →
 //! [`report`] (bytes for people and machines).
 
+pub mod attribute;
 pub mod cli;
+pub mod compare;
 pub mod config;
+pub mod diff;
 pub mod docs;
 pub mod finding;
+pub mod git;
+pub mod interrupt;
 pub mod manifest;
 pub mod pipeline;
 pub mod plan;

@@ -1,3 +1,4 @@
 fn main() {
+    kpsa::interrupt::install();
     std::process::exit(kpsa::cli::run(std::env::args()));
 }

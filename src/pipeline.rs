@@ -17,7 +17,14 @@ use crate::scan::{Input, InputError, RenderedInput, STDIN_NAME, ScanOptions, Sca
 
 /// How progress is shown on standard error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Progress {
+pub struct Progress {
+    pub style: ProgressStyle,
+    /// Which side of a diff is rendering (`base`, `head`).
+    pub side: Option<&'static str>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProgressStyle {
     /// A bar that redraws itself (a terminal).
     Bar,
     /// One line per rendered target (CI logs).
@@ -27,12 +34,20 @@ pub enum Progress {
 
 impl Progress {
     pub fn detect(quiet: bool) -> Self {
-        if quiet {
-            Progress::Quiet
+        let style = if quiet {
+            ProgressStyle::Quiet
         } else if std::io::stderr().is_terminal() {
-            Progress::Bar
+            ProgressStyle::Bar
         } else {
-            Progress::Lines
+            ProgressStyle::Lines
+        };
+        Progress { style, side: None }
+    }
+
+    pub fn side(self, side: &'static str) -> Self {
+        Progress {
+            side: Some(side),
+            ..self
         }
     }
 }
@@ -77,13 +92,14 @@ pub fn run(
             let n = done.fetch_add(1, Ordering::SeqCst) + 1;
             let _guard = stderr.lock();
             let mut err = std::io::stderr().lock();
-            match progress {
-                Progress::Bar => {
+            let side = progress.side.map(|s| format!("{s}: ")).unwrap_or_default();
+            match progress.style {
+                ProgressStyle::Bar => {
                     let width = 30;
                     let filled = width * n / total.max(1);
                     let _ = write!(
                         err,
-                        "\r\x1b[K[{}{}] {n}/{total} {}",
+                        "\r\x1b[K[{}{}] {n}/{total} {side}{}",
                         "#".repeat(filled),
                         " ".repeat(width - filled),
                         t.id
@@ -92,24 +108,24 @@ pub fn run(
                         let _ = write!(err, "\r\x1b[K");
                     }
                 }
-                Progress::Lines => {
+                ProgressStyle::Lines => {
                     let _ = match &r {
                         Ok(ok) => writeln!(
                             err,
-                            "kpsa: [{n}/{total}] rendered {} ({}, {:.2} s)",
+                            "kpsa: [{n}/{total}] {side}rendered {} ({}, {:.2} s)",
                             t.id,
                             t.kind(),
                             ok.elapsed.as_secs_f64()
                         ),
                         Err(_) => writeln!(
                             err,
-                            "kpsa: [{n}/{total}] failed to render {} ({})",
+                            "kpsa: [{n}/{total}] {side}failed to render {} ({})",
                             t.id,
                             t.kind()
                         ),
                     };
                 }
-                Progress::Quiet => {}
+                ProgressStyle::Quiet => {}
             }
             (t.id.clone(), r)
         })

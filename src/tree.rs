@@ -70,7 +70,9 @@ impl Tree for Disk {
             .sort_by_file_name(|a, b| a.cmp(b))
             .build();
         for entry in walk.flatten() {
-            let Some(ft) = entry.file_type() else { continue };
+            let Some(ft) = entry.file_type() else {
+                continue;
+            };
             let path = entry.into_path();
             let kind = if ft.is_symlink() {
                 let target = std::fs::canonicalize(&path).unwrap_or_else(|_| {

@@ -178,9 +178,7 @@ fn prepare_dependencies(
         .iter()
         .skip(1)
         .fold(chart.dir.clone(), |acc, d| common_ancestor(&acc, d));
-    let tmp = tempfile::Builder::new()
-        .prefix("kpsa-helm-")
-        .tempdir()
+    let tmp = crate::interrupt::temp_dir("kpsa-helm-")
         .map_err(|e| plain(format!("cannot create a temporary directory: {e}")))?;
     for d in &dirs {
         let rel = d.strip_prefix(&base).unwrap_or(d);

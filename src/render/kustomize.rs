@@ -54,9 +54,7 @@ pub fn render(target: &Target, dir: &Path, r: &Renderers) -> Result<Rendered, Re
         message: m,
     };
     let real = std::fs::canonicalize(dir).map_err(|e| fail(format!("{}: {e}", dir.display())))?;
-    let tmp = tempfile::Builder::new()
-        .prefix("kpsa-kustomize-")
-        .tempdir()
+    let tmp = crate::interrupt::temp_dir("kpsa-kustomize-")
         .map_err(|e| fail(format!("cannot create a temporary directory: {e}")))?;
     let wrapper: PathBuf =
         std::fs::canonicalize(tmp.path()).unwrap_or_else(|_| tmp.path().to_path_buf());

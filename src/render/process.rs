@@ -131,6 +131,11 @@ pub fn run(inv: &Invocation, cwd: &Path, timeout: Duration) -> Result<Output, Ru
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
+    // SAFETY: the closure only calls pthread_sigmask, which is
+    // async-signal-safe, between fork and exec.
+    unsafe {
+        cmd.pre_exec(crate::interrupt::unblock_in_child);
+    }
     for (name, _) in std::env::vars_os() {
         if is_sensitive(&name.to_string_lossy()) {
             cmd.env_remove(&name);
@@ -139,6 +144,7 @@ pub fn run(inv: &Invocation, cwd: &Path, timeout: Duration) -> Result<Output, Ru
     let start = Instant::now();
     let mut child = cmd.spawn().map_err(RunError::Spawn)?;
     let pid = child.id() as i32;
+    crate::interrupt::started(pid);
     let mut out_pipe = child.stdout.take().expect("piped");
     let mut err_pipe = child.stderr.take().expect("piped");
     let out_thread = std::thread::spawn(move || {
@@ -174,9 +180,13 @@ pub fn run(inv: &Invocation, cwd: &Path, timeout: Duration) -> Result<Output, Ru
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(Duration::from_millis(25));
             }
-            Err(e) => return Err(RunError::Spawn(e)),
+            Err(e) => {
+                crate::interrupt::finished(pid);
+                return Err(RunError::Spawn(e));
+            }
         }
     };
+    crate::interrupt::finished(pid);
     let elapsed = start.elapsed();
     let stdout = out_thread.join().unwrap_or_else(|_| Ok(Vec::new()));
     let stderr = err_thread.join().unwrap_or_default();

@@ -89,3 +89,105 @@ pub fn render(result: &ScanResult, run: &RunInfo) -> String {
     write(result, run, &mut out).expect("writing to memory cannot fail");
     String::from_utf8(out).expect("JSON is UTF-8")
 }
+
+#[derive(Serialize)]
+struct DiffReport<'a> {
+    schema_version: u32,
+    tool: Tool,
+    command: &'a str,
+    kubernetes_version: String,
+    level: &'a str,
+    fail_on: &'a str,
+    base_commit: &'a str,
+    /// null: the working tree.
+    head_commit: Option<&'a str>,
+    merge_base: bool,
+    targets: TargetCounts,
+    summary: DiffSummary<'a>,
+    transitions: &'a [crate::diff::Transition],
+    configuration_changes: &'a [crate::compare::ConfigChange],
+    findings: &'a [crate::diff::Classified],
+    workloads: &'a [Workload],
+    errors: &'a [InputError],
+    warnings: &'a [String],
+}
+
+#[derive(Serialize)]
+struct TargetCounts {
+    rendered: crate::compare::Counts,
+    skipped: crate::compare::Counts,
+}
+
+#[derive(Serialize)]
+struct DiffSummary<'a> {
+    #[serde(flatten)]
+    stats: &'a Stats,
+    /// New findings by tier.
+    findings: Counts,
+    new: usize,
+    fixed: usize,
+    unchanged: usize,
+    /// New findings at or above the gate.
+    gated: usize,
+    errors: usize,
+}
+
+/// The `kpsa diff` report: the scan contract plus status, attribution,
+/// commits, transitions, configuration changes and target counts.
+pub fn write_diff(
+    o: &crate::compare::Outcome,
+    run: &RunInfo,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    use crate::diff::Status;
+    let new: Vec<&Finding> = o
+        .findings
+        .iter()
+        .filter(|c| c.status == Status::New)
+        .map(|c| &c.finding)
+        .collect();
+    let count = |t| new.iter().filter(|f| f.tier == t).count();
+    let status = |s| o.findings.iter().filter(|c| c.status == s).count();
+    let report = DiffReport {
+        schema_version: SCHEMA_VERSION,
+        tool: Tool {
+            name: "kpsa",
+            version: env!("CARGO_PKG_VERSION"),
+        },
+        command: run.command,
+        kubernetes_version: run.kubernetes_version.to_string(),
+        level: run.level.as_str(),
+        fail_on: run.fail_on.map_or("never", |t| t.as_str()),
+        base_commit: &o.base_commit,
+        head_commit: o.head_commit.as_deref(),
+        merge_base: o.merge_base,
+        targets: TargetCounts {
+            rendered: o.rendered,
+            skipped: o.skipped,
+        },
+        summary: DiffSummary {
+            stats: &o.stats,
+            findings: Counts {
+                total: new.len(),
+                baseline: count(crate::policy::Tier::Baseline),
+                restricted: count(crate::policy::Tier::Restricted),
+                hardened: count(crate::policy::Tier::Hardened),
+            },
+            new: new.len(),
+            fixed: status(Status::Fixed),
+            unchanged: status(Status::Unchanged),
+            gated: run
+                .fail_on
+                .map_or(0, |g| new.iter().filter(|f| f.tier <= g).count()),
+            errors: o.errors.len(),
+        },
+        transitions: &o.transitions,
+        configuration_changes: &o.config_changes,
+        findings: &o.findings,
+        workloads: &o.workloads,
+        errors: &o.errors,
+        warnings: &o.warnings,
+    };
+    serde_json::to_writer_pretty(&mut *out, &report)?;
+    out.write_all(b"\n")
+}

@@ -6,8 +6,11 @@ use std::collections::HashMap;
 use std::fmt::Write;
 
 use super::RunInfo;
-use crate::finding::Finding;
+use crate::compare::Outcome;
+use crate::diff::Status;
+use crate::finding::{Finding, Location};
 use crate::policy::{Severity, Tier};
+use crate::scan::InputError;
 use crate::scan::{STDIN_NAME, ScanResult};
 
 struct Style {
@@ -74,9 +77,15 @@ pub fn render(result: &ScanResult, run: &RunInfo, color: bool) -> String {
     let mut findings: Vec<&Finding> = result.findings.iter().collect();
     findings.sort_by(|a, b| a.location.cmp(&b.location));
     for f in &findings {
-        frame(&mut out, &style, &mut sources, f);
+        frame(&mut out, &style, &mut sources, f, &f.location, &[]);
     }
-    for e in &result.errors {
+    errors(&mut out, &style, &mut sources, &result.errors);
+    out.push_str(&summary(result, run, &style));
+    out
+}
+
+fn errors(out: &mut String, style: &Style, sources: &mut Sources, errors: &[InputError]) {
+    for e in errors {
         let _ = writeln!(out, "{}: {}", style.paint("1;31", "error"), e.message);
         let at = match (e.line, e.column) {
             (Some(l), Some(c)) => format!("{}:{l}:{c}", e.path),
@@ -99,11 +108,18 @@ pub fn render(result: &ScanResult, run: &RunInfo, color: bool) -> String {
         }
         out.push('\n');
     }
-    out.push_str(&summary(result, run, &style));
-    out
 }
 
-fn frame(out: &mut String, style: &Style, sources: &mut Sources, f: &Finding) {
+/// A finding with a code frame at `loc` (its location, or the changed line
+/// it is attributed to) and extra `notes`.
+fn frame(
+    out: &mut String,
+    style: &Style,
+    sources: &mut Sources,
+    f: &Finding,
+    loc: &Location,
+    notes: &[String],
+) {
     let _ = writeln!(
         out,
         "{}[{}]: {}",
@@ -111,7 +127,6 @@ fn frame(out: &mut String, style: &Style, sources: &mut Sources, f: &Finding) {
         style.paint("1", f.check),
         style.paint("1", &f.message)
     );
-    let loc = &f.location;
     let _ = writeln!(
         out,
         "  {} {}:{}:{}",
@@ -155,6 +170,9 @@ fn frame(out: &mut String, style: &Style, sources: &mut Sources, f: &Finding) {
         f.severity.as_str()
     );
     let _ = writeln!(out, "{:w$} {} field: {}", "", style.dim("="), f.field);
+    for n in notes {
+        let _ = writeln!(out, "{:w$} {} {n}", "", style.dim("="));
+    }
     if let Some(r) = f.rendered {
         let _ = writeln!(
             out,
@@ -229,4 +247,159 @@ fn summary(result: &ScanResult, run: &RunInfo, style: &Style) -> String {
     }
     line.push('\n');
     line
+}
+
+fn plural(k: usize, one: &str, many: &str) -> String {
+    format!("{k} {}", if k == 1 { one } else { many })
+}
+
+/// The text report of `kpsa diff`: level transitions, then the new
+/// findings at the changed lines that introduced them, then one line of
+/// counts.
+pub fn render_diff(o: &Outcome, run: &RunInfo, color: bool) -> String {
+    let style = Style { color };
+    let mut sources = Sources {
+        files: HashMap::new(),
+        stdin: None,
+        root: &o.head_root,
+    };
+    let mut out = String::new();
+    let short = |s: &str| s.chars().take(12).collect::<String>();
+    let _ = writeln!(
+        out,
+        "kpsa diff {}{}{}: rendered {} target(s) on the base side and {} on the head side; skipped {} and {} (inputs unchanged)",
+        short(&o.base_commit),
+        if o.merge_base { " (merge base)" } else { "" },
+        match &o.head_commit {
+            Some(h) => format!(" → {}", short(h)),
+            None => " → working tree".into(),
+        },
+        o.rendered.base,
+        o.rendered.head,
+        o.skipped.base,
+        o.skipped.head
+    );
+    if !o.config_changes.is_empty() {
+        let _ = writeln!(out, "\n{}", style.paint("1", "Configuration changes:"));
+        for c in &o.config_changes {
+            let _ = writeln!(
+                out,
+                "  {}: {} → {}",
+                c.setting,
+                c.base.as_deref().unwrap_or("(unset)"),
+                c.head.as_deref().unwrap_or("(unset)")
+            );
+        }
+    }
+    if !o.transitions.is_empty() {
+        let _ = writeln!(out, "\n{}", style.paint("1", "Pod Security level:"));
+        for t in &o.transitions {
+            let level = |l: Option<crate::policy::PssLevel>| l.map_or("(absent)", |l| l.as_str());
+            let arrow = format!("{} → {}", level(t.before), level(t.after));
+            let _ = writeln!(
+                out,
+                "  {} {} (target {}): {}",
+                if t.is_worse() {
+                    style.paint("1;31", "worse")
+                } else {
+                    style.paint("1;32", "   ok")
+                },
+                t.object.display(),
+                t.target,
+                arrow
+            );
+        }
+    }
+    out.push('\n');
+    for c in o.findings.iter().filter(|c| c.status == Status::New) {
+        let f = &c.finding;
+        let mut notes = Vec::new();
+        let loc = match &c.attributed_location {
+            Some(a) => {
+                if a.path != f.location.path || a.line != f.location.line {
+                    notes.push(format!(
+                        "introduced here ({}); the field is written at {}:{}",
+                        match a.via {
+                            "values" => "a changed values key that reaches the field",
+                            "kustomization" =>
+                                "a changed line of the kustomization that applies the patch",
+                            _ => "a changed line",
+                        },
+                        f.location.path,
+                        f.location.line
+                    ));
+                }
+                let column = sources
+                    .line(&a.path, a.line)
+                    .map(|l| (l.len() - l.trim_start().len()) as u32 + 1)
+                    .unwrap_or(1);
+                Location {
+                    path: a.path.clone(),
+                    line: a.line,
+                    column,
+                }
+            }
+            None => {
+                notes.push("not attributed to a changed line".into());
+                f.location.clone()
+            }
+        };
+        if c.base_unavailable {
+            notes.push("the base side did not render: reported as new".into());
+        }
+        frame(&mut out, &style, &mut sources, f, &loc, &notes);
+    }
+    errors(&mut out, &style, &mut sources, &o.errors);
+    let count = |s: Status| o.findings.iter().filter(|c| c.status == s).count();
+    let new: Vec<&Finding> = o
+        .findings
+        .iter()
+        .filter(|c| c.status == Status::New)
+        .map(|c| &c.finding)
+        .collect();
+    let sev = |s: Severity| new.iter().filter(|f| f.severity == s).count();
+    let mut line = format!(
+        "{} ({} high, {} medium, {} low), {} fixed, {} unchanged",
+        plural(new.len(), "new finding", "new findings"),
+        sev(Severity::High),
+        sev(Severity::Medium),
+        sev(Severity::Low),
+        count(Status::Fixed),
+        count(Status::Unchanged)
+    );
+    if o.skipped.head > 0 {
+        line.push_str(" (in rendered targets)");
+    }
+    if !o.errors.is_empty() {
+        let _ = write!(
+            line,
+            "; {}",
+            style.paint("1;31", &plural(o.errors.len(), "error", "errors"))
+        );
+    }
+    let _ = write!(
+        line,
+        " [level {}, Kubernetes {}",
+        run.level.as_str(),
+        run.version_label
+    );
+    match run.fail_on {
+        None => line.push_str(", never fails]"),
+        Some(gate) => {
+            let g = new.iter().filter(|f| f.tier <= gate).count();
+            let _ = write!(
+                line,
+                ", fail on new {}: {}]",
+                gate.as_str(),
+                if g == 0 {
+                    "pass".into()
+                } else {
+                    plural(g, "finding", "findings")
+                }
+            );
+        }
+    }
+    out.push_str(&line);
+    out.push('\n');
+    out
 }

@@ -1,0 +1,553 @@
+//! `kpsa diff`: two snapshots through the pipeline, rendering only the
+//! targets a change touched, then classification and attribution.
+//!
+//! B's configuration is used for both sides (or A's with
+//! `--config-from base`), so the comparison is like for like; every
+//! difference between the two sides' configurations is listed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::attribute::attribute;
+use crate::config::{self, Config, SourceSpec, TargetSpec};
+use crate::diff::{Classified, Side, Status, Transition, classify, transitions};
+use crate::git::{self, Changes, CommitTree, GitError, Head};
+use crate::pipeline::{self, Progress, Timings};
+use crate::plan::{self, Plan, Target, relative};
+use crate::render::Renderers;
+use crate::scan::{InputError, ScanOptions, ScanResult, Stats};
+use crate::tree::{Disk, Tree};
+
+/// What to compare and how.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub spec: String,
+    /// The working directory (config search starts here).
+    pub cwd: PathBuf,
+    /// `--config FILE`.
+    pub config: Option<PathBuf>,
+    /// `--config-from base`.
+    pub config_from_base: bool,
+    /// Render every current target on the head side.
+    pub include_unchanged: bool,
+    /// Render every target on both sides.
+    pub all: bool,
+}
+
+/// A setting that differs between the two sides' configurations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConfigChange {
+    pub setting: String,
+    pub base: Option<String>,
+    pub head: Option<String>,
+}
+
+/// How many targets were evaluated and skipped on each side.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Counts {
+    pub base: usize,
+    pub head: usize,
+}
+
+/// Everything `kpsa diff` found.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub base_commit: String,
+    /// The head commit, or None for the working tree.
+    pub head_commit: Option<String>,
+    pub merge_base: bool,
+    pub findings: Vec<Classified>,
+    pub transitions: Vec<Transition>,
+    pub config_changes: Vec<ConfigChange>,
+    pub rendered: Counts,
+    pub skipped: Counts,
+    /// Head-side errors (exit 3).
+    pub errors: Vec<InputError>,
+    /// Base-side problems: they do not fail the run.
+    pub warnings: Vec<String>,
+    pub stats: Stats,
+    /// The head side's evaluated workloads.
+    pub workloads: Vec<crate::finding::Workload>,
+    pub timings: Timings,
+    /// The head side's root, for code frames.
+    pub head_root: PathBuf,
+    /// Keeps a head commit's snapshot on disk until the report is written.
+    pub keep: Keep,
+}
+
+/// Holds a snapshot's temporary directory open.
+#[derive(Default)]
+pub struct Keep(Option<CommitTree>);
+
+impl std::fmt::Debug for Keep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Keep(snapshot)"
+        } else {
+            "Keep(none)"
+        })
+    }
+}
+
+/// Problems before anything could be compared.
+#[derive(Debug)]
+pub enum Failure {
+    /// Exit 3: git could not give the snapshots.
+    Git(GitError),
+    /// Exit 2: the configuration is invalid.
+    Config(config::ConfigError),
+}
+
+/// The head snapshot: the working tree, or a commit.
+enum HeadTree {
+    Work(Disk),
+    Commit(CommitTree),
+}
+
+impl HeadTree {
+    fn tree(&self) -> &dyn Tree {
+        match self {
+            HeadTree::Work(d) => d,
+            HeadTree::Commit(c) => c,
+        }
+    }
+}
+
+/// The settings the configuration decides, to be merged with flags.
+/// Returns the scan options, the renderers, the progress style and the
+/// number of worker threads (0: all cores).
+pub type Settings<'a> = &'a dyn Fn(Option<&Config>) -> (ScanOptions, Renderers, Progress, usize);
+
+/// Run the comparison.
+pub fn run(req: &Request, settings: Settings) -> Result<Outcome, Failure> {
+    let repo = git::open(&req.cwd).map_err(Failure::Git)?;
+    let workdir = repo.workdir().ok_or_else(|| {
+        Failure::Git(GitError(
+            "a bare repository has no working tree to compare".into(),
+        ))
+    })?;
+    let root = std::fs::canonicalize(workdir).unwrap_or_else(|_| workdir.to_path_buf());
+    let revs = git::resolve(&repo, &req.spec).map_err(Failure::Git)?;
+    let changes = git::changes(&repo, revs.base, revs.head).map_err(Failure::Git)?;
+    let base_tree = CommitTree::new(&root, revs.base).map_err(Failure::Git)?;
+    let head_tree = match revs.head {
+        Head::WorkTree => HeadTree::Work(Disk { root: root.clone() }),
+        Head::Commit(c) => HeadTree::Commit(CommitTree::new(&root, c).map_err(Failure::Git)?),
+    };
+    let head: &dyn Tree = head_tree.tree();
+
+    // Configuration: one text, read on both sides; the chosen side's text
+    // drives both.
+    let cwd = std::fs::canonicalize(&req.cwd).unwrap_or_else(|_| req.cwd.clone());
+    let rel_cwd = cwd
+        .strip_prefix(&root)
+        .unwrap_or(Path::new(""))
+        .to_path_buf();
+    let (config_rel, explicit_text) = match &req.config {
+        Some(f) => {
+            let abs = crate::pipeline::absolute(f);
+            let text = std::fs::read_to_string(&abs).map_err(|e| {
+                Failure::Config(config::ConfigError {
+                    file: abs.clone(),
+                    pos: None,
+                    message: format!("cannot read: {e}"),
+                    hint: None,
+                })
+            })?;
+            (
+                abs.strip_prefix(&root).ok().map(Path::to_path_buf),
+                Some((abs, text)),
+            )
+        }
+        None => (
+            find_config(head, &rel_cwd).or_else(|| find_config(&base_tree, &rel_cwd)),
+            None,
+        ),
+    };
+    let read_side = |t: &dyn Tree| -> Option<String> {
+        config_rel
+            .as_ref()
+            .and_then(|rel| t.read_string(&t.root().join(rel)).ok())
+    };
+    let (base_text, head_text) = (read_side(&base_tree), read_side(head));
+    let parse_at = |t: &dyn Tree, text: &str| -> Result<Config, Failure> {
+        let file = match &config_rel {
+            Some(rel) => t.root().join(rel),
+            None => explicit_text
+                .as_ref()
+                .map(|(a, _)| a.clone())
+                .unwrap_or_default(),
+        };
+        config::parse(text, &file).map_err(Failure::Config)
+    };
+    let chosen: Option<String> = match &explicit_text {
+        Some((_, text)) if config_rel.is_none() => Some(text.clone()),
+        _ if req.config_from_base => base_text.clone(),
+        _ => head_text.clone(),
+    };
+    let (head_cfg, base_cfg) = match &chosen {
+        Some(text) => (
+            Some(parse_at(head, text)?),
+            Some(parse_at(&base_tree, text)?),
+        ),
+        None => (None, None),
+    };
+    let config_changes = {
+        let side_cfg =
+            |t: &dyn Tree, text: &Option<String>| text.as_ref().and_then(|x| parse_at(t, x).ok());
+        compare_configs(
+            side_cfg(&base_tree, &base_text).as_ref(),
+            side_cfg(head, &head_text).as_ref(),
+            base_tree.root(),
+            head.root(),
+            base_text.is_some() != head_text.is_some(),
+        )
+    };
+    let (scan_opts, renderers, progress, jobs) = settings(head_cfg.as_ref());
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .map_err(|e| Failure::Git(GitError(format!("cannot start worker threads: {e}"))))?;
+
+    // Plan both sides and pair their targets.
+    let (head_plan, base_plan, base_ids) = match head_cfg.as_ref().filter(|c| !c.targets.is_empty())
+    {
+        Some(hc) => {
+            let bc = base_cfg.as_ref().expect("parsed with the head's");
+            plan_configured(head, &base_tree, hc, bc, &changes)
+        }
+        None => {
+            let hp = plan::discover(head, head.root());
+            let bp = plan::discover(&base_tree, base_tree.root());
+            let mut ids = BTreeMap::new();
+            for t in &hp.targets {
+                let base_id = changes.base_path(&t.id).unwrap_or_else(|| t.id.clone());
+                ids.insert(base_id, t.id.clone());
+            }
+            (hp, bp, ids)
+        }
+    };
+    let mut base_targets: Vec<Target> = base_plan.targets;
+    for t in &mut base_targets {
+        if let Some(id) = base_ids.get(&t.id) {
+            t.id = id.clone();
+        }
+    }
+    let changed: BTreeSet<&str> = changes.paths();
+    let touches = |tree_root: &Path, t: &Target| {
+        t.inputs.iter().any(|i| {
+            let rel = relative(tree_root, i);
+            changed
+                .iter()
+                .any(|c| *c == rel || rel == "." || c.starts_with(&format!("{rel}/")))
+        })
+    };
+    let base_by_id: BTreeMap<&str, &Target> =
+        base_targets.iter().map(|t| (t.id.as_str(), t)).collect();
+    let head_ids: BTreeSet<&str> = head_plan.targets.iter().map(|t| t.id.as_str()).collect();
+    let added: BTreeSet<String> = head_plan
+        .targets
+        .iter()
+        .filter(|t| !base_by_id.contains_key(t.id.as_str()))
+        .map(|t| t.id.clone())
+        .collect();
+    let mut head_run: Vec<Target> = Vec::new();
+    let mut base_run: Vec<Target> = Vec::new();
+    for t in &head_plan.targets {
+        let base = base_by_id.get(t.id.as_str());
+        let touched = base.is_none()
+            || touches(head.root(), t)
+            || base.is_some_and(|b| touches(base_tree.root(), b));
+        if touched || req.all || req.include_unchanged {
+            head_run.push(t.clone());
+        }
+        if let Some(b) = base {
+            if touched || req.all {
+                base_run.push((*b).clone());
+            }
+        }
+    }
+    for b in &base_targets {
+        if !head_ids.contains(b.id.as_str()) {
+            base_run.push(b.clone());
+        }
+    }
+    let rendered = Counts {
+        base: base_run.len(),
+        head: head_run.len(),
+    };
+    let skipped = Counts {
+        base: base_targets.len() - base_run.len(),
+        head: head_plan.targets.len() - head_run.len(),
+    };
+
+    // Write out only what the evaluated targets read.
+    let inputs = |ts: &[Target]| -> Vec<PathBuf> {
+        ts.iter().flat_map(|t| t.inputs.iter().cloned()).collect()
+    };
+    let mut warnings = Vec::new();
+    if let Err(e) = base_tree.materialize(&inputs(&base_run)) {
+        warnings.push(format!("cannot write the base snapshot: {e}"));
+    }
+    if let HeadTree::Commit(c) = &head_tree {
+        c.materialize(&inputs(&head_run))
+            .map_err(|e| Failure::Git(GitError(format!("cannot write the head snapshot: {e}"))))?;
+    }
+
+    let head_snap = pool.install(|| {
+        pipeline::run(
+            head.root(),
+            &head_run,
+            &head_plan.errors,
+            &scan_opts,
+            &renderers,
+            progress.side("head"),
+        )
+    });
+    let base_snap = pool.install(|| {
+        pipeline::run(
+            base_tree.root(),
+            &base_run,
+            &[],
+            &scan_opts,
+            &renderers,
+            progress.side("base"),
+        )
+    });
+    let failed = |r: &ScanResult| -> BTreeSet<String> {
+        r.errors.iter().filter_map(|e| e.target.clone()).collect()
+    };
+    let base_failed = failed(&base_snap.result);
+    for e in &base_snap.result.errors {
+        warnings.push(match &e.target {
+            Some(t) => format!(
+                "target {t} failed to render on the base side; its findings are reported as new (base unavailable): {}",
+                e.message.lines().last().unwrap_or("").trim()
+            ),
+            None => format!("base side: {}: {}", e.path, e.message),
+        });
+    }
+    for e in &base_plan.errors {
+        warnings.push(format!("base side: {}: {}", e.path, e.message));
+    }
+    let ids = |ts: &[Target]| -> BTreeSet<String> { ts.iter().map(|t| t.id.clone()).collect() };
+    let base_side = Side {
+        findings: &base_snap.result.findings,
+        workloads: &base_snap.result.workloads,
+        evaluated: ids(&base_run),
+        failed: base_failed,
+    };
+    let head_side = Side {
+        findings: &head_snap.result.findings,
+        workloads: &head_snap.result.workloads,
+        evaluated: ids(&head_run),
+        failed: failed(&head_snap.result),
+    };
+    let mut findings = classify(&base_side, &head_side, &added);
+    let head_by_id: BTreeMap<&str, &Target> = head_plan
+        .targets
+        .iter()
+        .map(|t| (t.id.as_str(), t))
+        .collect();
+    for c in findings.iter_mut().filter(|c| c.status == Status::New) {
+        c.attributed_location = attribute(
+            &c.finding,
+            head_by_id.get(c.finding.target.as_str()).copied(),
+            &changes,
+            head.root(),
+        );
+    }
+    findings.sort_by(|a, b| {
+        (a.status, &a.finding.location, a.finding.check).cmp(&(
+            b.status,
+            &b.finding.location,
+            b.finding.check,
+        ))
+    });
+    let transitions = transitions(&base_side, &head_side, &added);
+    let mut timings = head_snap.timings.clone();
+    timings.rendered += base_snap.timings.rendered;
+    timings.render_wall += base_snap.timings.render_wall;
+    timings.wall += base_snap.timings.wall;
+    Ok(Outcome {
+        base_commit: revs.base.to_string(),
+        head_commit: match revs.head {
+            Head::Commit(c) => Some(c.to_string()),
+            Head::WorkTree => None,
+        },
+        merge_base: revs.merge_base,
+        findings,
+        transitions,
+        config_changes,
+        rendered,
+        skipped,
+        workloads: head_snap.result.workloads.clone(),
+        errors: head_snap.result.errors,
+        warnings,
+        stats: head_snap.result.stats,
+        timings,
+        head_root: head.root().to_path_buf(),
+        keep: Keep(match head_tree {
+            HeadTree::Commit(c) => Some(c),
+            HeadTree::Work(_) => None,
+        }),
+    })
+}
+
+/// `.kpsa.yaml` from the working directory up to the root of a tree.
+fn find_config(t: &dyn Tree, rel_cwd: &Path) -> Option<PathBuf> {
+    let parts: Vec<_> = rel_cwd.components().collect();
+    (0..=parts.len()).rev().find_map(|n| {
+        let rel: PathBuf = parts[..n]
+            .iter()
+            .collect::<PathBuf>()
+            .join(config::FILE_NAME);
+        t.is_file(&t.root().join(&rel)).then_some(rel)
+    })
+}
+
+/// Plan configured targets on both sides; the base side's paths follow
+/// renames, and each base target takes its head target's id.
+fn plan_configured(
+    head: &dyn Tree,
+    base: &dyn Tree,
+    hc: &Config,
+    bc: &Config,
+    changes: &Changes,
+) -> (Plan, Plan, BTreeMap<String, String>) {
+    let mut hp = Plan::default();
+    let mut bp = Plan::default();
+    let mut ids = BTreeMap::new();
+    for (hs, bs) in hc.targets.iter().zip(&bc.targets) {
+        let h = plan::from_config(head, std::slice::from_ref(hs), &hc.file);
+        hp.errors.extend(h.errors);
+        let Some(ht) = h.targets.into_iter().next() else {
+            continue;
+        };
+        let mapped = follow_renames(bs, base, changes);
+        let b = plan::from_config(base, std::slice::from_ref(&mapped), &bc.file);
+        if let Some(mut bt) = b.targets.into_iter().next() {
+            ids.insert(ht.id.clone(), ht.id.clone());
+            bt.id = ht.id.clone();
+            bp.targets.push(bt);
+        }
+        hp.targets.push(ht);
+    }
+    (hp, bp, ids)
+}
+
+/// A target spec with paths the base does not have mapped through renames.
+fn follow_renames(spec: &TargetSpec, base: &dyn Tree, changes: &Changes) -> TargetSpec {
+    let root = base.root();
+    let map = |p: &PathBuf| -> PathBuf {
+        if base.is_dir(p) || base.is_file(p) {
+            return p.clone();
+        }
+        let rel = relative(root, p);
+        changes
+            .base_path(&rel)
+            .map(|b| root.join(b))
+            .unwrap_or_else(|| p.clone())
+    };
+    let mut s = spec.clone();
+    match &mut s.source {
+        SourceSpec::Helm(h) => {
+            h.chart = map(&h.chart);
+            h.values = h.values.iter().map(map).collect();
+        }
+        SourceSpec::Kustomize { path } => *path = map(path),
+        SourceSpec::Manifests { .. } => {}
+    }
+    s
+}
+
+/// Every setting that differs between the base's and the head's config.
+fn compare_configs(
+    base: Option<&Config>,
+    head: Option<&Config>,
+    base_root: &Path,
+    head_root: &Path,
+    presence: bool,
+) -> Vec<ConfigChange> {
+    let mut out = Vec::new();
+    if presence {
+        out.push(ConfigChange {
+            setting: "config file".into(),
+            base: base.map(|c| relative(base_root, &c.file)),
+            head: head.map(|c| relative(head_root, &c.file)),
+        });
+    }
+    let (b, h) = (describe(base, base_root), describe(head, head_root));
+    let keys: BTreeSet<&String> = b.keys().chain(h.keys()).collect();
+    for k in keys {
+        if b.get(k) != h.get(k) {
+            out.push(ConfigChange {
+                setting: k.clone(),
+                base: b.get(k).cloned(),
+                head: h.get(k).cloned(),
+            });
+        }
+    }
+    out
+}
+
+/// A config as `setting → value` text, paths relative to the tree root.
+fn describe(c: Option<&Config>, root: &Path) -> BTreeMap<String, String> {
+    let mut m = BTreeMap::new();
+    let Some(c) = c else { return m };
+    let rel = |p: &Path| relative(root, p);
+    if let Some(l) = c.level {
+        m.insert("level".into(), l.as_str().into());
+    }
+    if let Some(v) = c.kubernetes_version {
+        m.insert("kubernetes-version".into(), format!("{v:?}"));
+    }
+    if let Some(f) = c.fail_on {
+        m.insert("fail-on".into(), f.map_or("never", |t| t.as_str()).into());
+    }
+    if let Some(h) = &c.helm {
+        m.insert("helm".into(), rel(h));
+    }
+    if let Some(k) = &c.kustomize {
+        m.insert("kustomize".into(), rel(k));
+    }
+    if let Some(t) = c.render_timeout {
+        m.insert("render-timeout".into(), t.as_secs().to_string());
+    }
+    if let Some(j) = c.jobs {
+        m.insert("jobs".into(), j.to_string());
+    }
+    for (i, t) in c.targets.iter().enumerate() {
+        let name = t.name.clone().unwrap_or_else(|| format!("#{}", i + 1));
+        let what = match &t.source {
+            SourceSpec::Helm(h) => format!(
+                "helm chart={} values=[{}] set=[{}] set-string=[{}] release={} namespace={} kube-version={} api-versions=[{}] include-crds={}",
+                rel(&h.chart),
+                h.values
+                    .iter()
+                    .map(|v| rel(v))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                h.set.join(", "),
+                h.set_string.join(", "),
+                h.release.as_deref().unwrap_or("-"),
+                h.namespace.as_deref().unwrap_or("-"),
+                h.kube_version.as_deref().unwrap_or("-"),
+                h.api_versions.join(", "),
+                h.include_crds
+            ),
+            SourceSpec::Kustomize { path } => format!("kustomize path={}", rel(path)),
+            SourceSpec::Manifests { paths } => format!("manifests paths=[{}]", paths.join(", ")),
+        };
+        m.insert(format!("targets.{name}"), what);
+    }
+    for p in &c.pod_templates {
+        m.insert(
+            format!("pod-templates.{}/{}", p.group, p.kind),
+            p.path.join("."),
+        );
+    }
+    m
+}

@@ -1,0 +1,178 @@
+//! Diff: the findings of two snapshots, classified by fingerprint as `new`,
+//! `fixed` or `unchanged`, and the PSS level each workload meets before and
+//! after. Pure: no I/O.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use serde::Serialize;
+
+use crate::finding::{Finding, Workload};
+use crate::manifest::ObjectRef;
+use crate::policy::PssLevel;
+
+/// What a change did to a finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    New,
+    Fixed,
+    Unchanged,
+}
+
+/// A changed line a new finding is attributed to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Attributed {
+    pub path: String,
+    pub line: u32,
+    /// How it was found: `location` (the finding's own line changed),
+    /// `values` (a changed values key reaches the field), `kustomization`
+    /// (a changed line of the kustomization that applies the patch).
+    pub via: &'static str,
+}
+
+/// A finding of either side with its status.
+#[derive(Debug, Clone, Serialize)]
+pub struct Classified {
+    #[serde(flatten)]
+    pub finding: Finding,
+    pub status: Status,
+    pub attributed_location: Option<Attributed>,
+    /// The target failed to render on the base side: every finding of its
+    /// head side is reported as new.
+    pub base_unavailable: bool,
+}
+
+/// The PSS level a workload meets before and after the change (None: it
+/// does not exist on that side).
+#[derive(Debug, Clone, Serialize)]
+pub struct Transition {
+    pub target: String,
+    pub object: ObjectRef,
+    pub template: String,
+    pub before: Option<PssLevel>,
+    pub after: Option<PssLevel>,
+}
+
+impl Transition {
+    /// A workload that got less secure (or is new and below restricted).
+    pub fn is_worse(&self) -> bool {
+        match (self.before, self.after) {
+            (Some(b), Some(a)) => rank(a) < rank(b),
+            (None, Some(a)) => a != PssLevel::Restricted,
+            _ => false,
+        }
+    }
+}
+
+fn rank(l: PssLevel) -> u8 {
+    match l {
+        PssLevel::Privileged => 0,
+        PssLevel::Baseline => 1,
+        PssLevel::Restricted => 2,
+    }
+}
+
+/// One side's evaluated targets.
+#[derive(Debug, Default)]
+pub struct Side<'a> {
+    pub findings: &'a [Finding],
+    pub workloads: &'a [Workload],
+    /// Targets evaluated on this side.
+    pub evaluated: BTreeSet<String>,
+    /// Targets that failed to render on this side.
+    pub failed: BTreeSet<String>,
+}
+
+/// Classify by fingerprint. A head finding absent from the base is new
+/// (with `base_unavailable` when its target failed on the base side); a
+/// base finding absent from the head is fixed, unless its target failed on
+/// the head side (then nothing is known); head findings of an existing
+/// target that was not evaluated on the base side are unchanged by
+/// construction (kpsa skipped it because none of its inputs changed).
+/// `added` holds the head targets that do not exist on the base side.
+pub fn classify(base: &Side, head: &Side, added: &BTreeSet<String>) -> Vec<Classified> {
+    let base_fps: HashSet<&str> = base
+        .findings
+        .iter()
+        .map(|f| f.fingerprint.as_str())
+        .collect();
+    let head_fps: HashSet<&str> = head
+        .findings
+        .iter()
+        .map(|f| f.fingerprint.as_str())
+        .collect();
+    let mut out = Vec::new();
+    for f in head.findings {
+        let base_unavailable = base.failed.contains(&f.target);
+        let skipped =
+            !base.evaluated.contains(&f.target) && !base_unavailable && !added.contains(&f.target);
+        let status = if base_fps.contains(f.fingerprint.as_str()) || skipped {
+            Status::Unchanged
+        } else {
+            Status::New
+        };
+        out.push(Classified {
+            finding: f.clone(),
+            status,
+            attributed_location: None,
+            base_unavailable,
+        });
+    }
+    for f in base.findings {
+        if !head_fps.contains(f.fingerprint.as_str()) && !head.failed.contains(&f.target) {
+            out.push(Classified {
+                finding: f.clone(),
+                status: Status::Fixed,
+                attributed_location: None,
+                base_unavailable: false,
+            });
+        }
+    }
+    out
+}
+
+/// Workloads whose level differs between the sides, or that exist on one
+/// side only.
+pub fn transitions(base: &Side, head: &Side, added: &BTreeSet<String>) -> Vec<Transition> {
+    type Key = (String, String, String, String, String);
+    let key = |w: &Workload| -> Key {
+        (
+            w.target.clone(),
+            w.object.kind.clone(),
+            w.object.namespace.clone().unwrap_or_default(),
+            w.object.name.clone(),
+            w.template.clone(),
+        )
+    };
+    let before: BTreeMap<Key, &Workload> = base.workloads.iter().map(|w| (key(w), w)).collect();
+    let after: BTreeMap<Key, &Workload> = head.workloads.iter().map(|w| (key(w), w)).collect();
+    let mut out = Vec::new();
+    for (k, w) in &after {
+        let b = before.get(k).map(|b| b.level);
+        let known = base.evaluated.contains(&w.target)
+            || added.contains(&w.target)
+            || base.failed.contains(&w.target);
+        if b == Some(w.level) || !known {
+            continue;
+        }
+        out.push(Transition {
+            target: w.target.clone(),
+            object: w.object.clone(),
+            template: w.template.clone(),
+            before: b,
+            after: Some(w.level),
+        });
+    }
+    for (k, w) in &before {
+        if !after.contains_key(k) && !head.failed.contains(&w.target) {
+            out.push(Transition {
+                target: w.target.clone(),
+                object: w.object.clone(),
+                template: w.template.clone(),
+                before: Some(w.level),
+                after: None,
+            });
+        }
+    }
+    out
+}

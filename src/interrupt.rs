@@ -1,0 +1,91 @@
+//! Ctrl-C and termination: kill the render programs kpsa started and remove
+//! its temporary directories before exiting with 130.
+//!
+//! [`install`] blocks SIGINT, SIGTERM and SIGHUP in the calling thread
+//! (before any other thread exists, so every thread inherits the mask) and
+//! waits for them in a dedicated thread with `sigwait`, where cleaning up is
+//! safe (no async-signal-safety limits). Render programs run in their own
+//! process groups with the signals unblocked again.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+static TEMP_DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+static GROUPS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+
+fn signal_set() -> libc::sigset_t {
+    // SAFETY: sigemptyset/sigaddset initialise and fill the set they are given.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGHUP);
+        set
+    }
+}
+
+/// Start handling the signals; call first thing in `main`.
+pub fn install() {
+    let set = signal_set();
+    // SAFETY: changes this thread's signal mask only.
+    unsafe {
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+    std::thread::spawn(move || {
+        let mut signal: libc::c_int = 0;
+        // SAFETY: sigwait reads the set and writes the signal number.
+        let r = unsafe { libc::sigwait(&set, &mut signal) };
+        if r != 0 {
+            return;
+        }
+        cleanup();
+        eprintln!("kpsa: interrupted; render programs stopped and temporary files removed");
+        std::process::exit(128 + signal);
+    });
+}
+
+/// Undo [`install`]'s mask in a child between fork and exec.
+pub fn unblock_in_child() -> std::io::Result<()> {
+    let set = signal_set();
+    // SAFETY: pthread_sigmask is async-signal-safe.
+    unsafe {
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+    }
+    Ok(())
+}
+
+fn cleanup() {
+    for pgid in GROUPS.lock().map(|g| g.clone()).unwrap_or_default() {
+        // SAFETY: kill(2) with a negative pid signals a process group.
+        unsafe {
+            libc::kill(-pgid, libc::SIGKILL);
+        }
+    }
+    for dir in TEMP_DIRS.lock().map(|d| d.clone()).unwrap_or_default() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// A temporary directory that is removed on drop, and on interruption.
+pub fn temp_dir(prefix: &str) -> std::io::Result<tempfile::TempDir> {
+    let dir = tempfile::Builder::new().prefix(prefix).tempdir()?;
+    if let Ok(mut dirs) = TEMP_DIRS.lock() {
+        dirs.retain(|d| d.exists());
+        dirs.push(dir.path().to_path_buf());
+    }
+    Ok(dir)
+}
+
+/// A render program's process group, killed on interruption while it runs.
+pub fn started(pgid: i32) {
+    if let Ok(mut g) = GROUPS.lock() {
+        g.push(pgid);
+    }
+}
+
+pub fn finished(pgid: i32) {
+    if let Ok(mut g) = GROUPS.lock() {
+        g.retain(|p| *p != pgid);
+    }
+}
