@@ -208,6 +208,8 @@ fn changed_keys(text: &str, lines: &BTreeSet<u32>) -> Vec<(String, u32)> {
     for d in &docs {
         walk(d, "", lines, &mut out);
     }
+    // Items of a flow list share their key's line.
+    out.dedup();
     out
 }
 
