@@ -117,7 +117,7 @@ pub struct Repo {
     pub cache: tempfile::TempDir,
 }
 
-fn git(dir: &Path, args: &[&str]) {
+pub fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
         .args(args)
         .current_dir(dir)
@@ -132,6 +132,7 @@ fn git(dir: &Path, args: &[&str]) {
         "git {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn copy_tree(from: &Path, to: &Path) {
@@ -168,8 +169,29 @@ impl Repo {
         repo
     }
 
+    /// Everything git knows that kpsa must not change: status, index, refs.
+    pub fn git_state(&self) -> String {
+        [
+            self.git(&["status", "--porcelain", "--untracked-files=all"]),
+            self.git(&["ls-files", "--stage"]),
+            self.git(&["for-each-ref"]),
+            self.git(&["rev-parse", "HEAD"]),
+        ]
+        .join("\n")
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// Run git in the repository; its standard output.
+    pub fn git(&self, args: &[&str]) -> String {
+        git(self.path(), args)
+    }
+
+    /// The text of a file of the repository.
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path().join(rel)).unwrap()
     }
 
     pub fn write(&self, rel: &str, text: &str) {

@@ -1,0 +1,560 @@
+//! `kpsa diff` end to end: real git repositories, real renders, the real
+//! binary. Each test asserts the new and fixed sets, the level transitions,
+//! the exit code and the attributed path and line.
+
+mod common;
+
+use common::{Repo, assert_valid};
+use serde_json::Value;
+
+/// (target, check, container) of the findings with a status.
+fn with_status(r: &Value, status: &str) -> Vec<(String, String, String)> {
+    let mut v: Vec<_> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["status"] == status)
+        .map(|f| {
+            (
+                f["target"].as_str().unwrap().to_string(),
+                f["check"].as_str().unwrap().to_string(),
+                f["container"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn t(target: &str, check: &str, container: &str) -> (String, String, String) {
+    (target.into(), check.into(), container.into())
+}
+
+/// The attributed location of the one new finding with this check.
+fn attributed(r: &Value, check: &str) -> Option<(String, u64)> {
+    let news: Vec<&Value> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["status"] == "new" && f["check"] == check)
+        .collect();
+    assert_eq!(news.len(), 1, "one new {check}: {news:?}");
+    let a = &news[0]["attributed_location"];
+    (!a.is_null()).then(|| {
+        (
+            a["path"].as_str().unwrap().to_string(),
+            a["line"].as_u64().unwrap(),
+        )
+    })
+}
+
+fn transitions(r: &Value) -> Vec<String> {
+    r["transitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            format!(
+                "{} {}: {} -> {}",
+                t["target"].as_str().unwrap(),
+                t["object"]["name"].as_str().unwrap(),
+                t["before"].as_str().unwrap_or("absent"),
+                t["after"].as_str().unwrap_or("absent")
+            )
+        })
+        .collect()
+}
+
+fn diff(repo: &Repo, spec: &str, extra: &[&str]) -> (i32, Value, String) {
+    let mut args = vec!["diff", spec, "--format", "json", "-q"];
+    args.extend_from_slice(extra);
+    let state = repo.git_state();
+    let files = repo.snapshot();
+    let run = repo.kpsa(".", &args, &[]);
+    assert_eq!(repo.git_state(), state, "kpsa changed git's state");
+    assert_eq!(repo.snapshot(), files, "kpsa changed the working tree");
+    let r = run.json();
+    assert_valid("docs/kpsa-report.schema.json", &r);
+    (run.code, r, run.stderr)
+}
+
+/// The platform fixture on `main`, with a `feature` branch checked out.
+fn platform() -> Repo {
+    let repo = Repo::new("platform");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo
+}
+
+/// Assert the attributed line exists and holds `text`.
+fn assert_line(repo: &Repo, at: &(String, u64), text: &str) {
+    let line = repo.line(&at.0, at.1);
+    assert!(
+        line.contains(text),
+        "{}:{} is {line:?}, expected {text:?}",
+        at.0,
+        at.1
+    );
+}
+
+#[test]
+fn a_values_change_makes_a_container_privileged() {
+    let repo = platform();
+    let prod = repo.read("charts/web/values-prod.yaml");
+    repo.write(
+        "charts/web/values-prod.yaml",
+        &format!(
+            "{prod}containerSecurityContext:\n  # the profiler needs it\n  privileged: true\n"
+        ),
+    );
+    repo.commit("prod: privileged");
+    let (code, r, _) = diff(&repo, "main..feature", &[]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        with_status(&r, "new"),
+        vec![t("web-prod", "privileged", "web")]
+    );
+    assert_eq!(with_status(&r, "fixed"), vec![]);
+    let at = attributed(&r, "privileged").expect("attributed");
+    assert_eq!(at.0, "charts/web/values-prod.yaml");
+    assert_line(&repo, &at, "privileged: true");
+    assert_eq!(
+        transitions(&r),
+        vec!["web-prod web-web: restricted -> privileged"]
+    );
+    // Only the chart's two environments were rendered, on both sides.
+    assert_eq!(
+        r["targets"]["rendered"],
+        serde_json::json!({"base": 2, "head": 2})
+    );
+    assert_eq!(
+        r["targets"]["skipped"],
+        serde_json::json!({"base": 2, "head": 2})
+    );
+    assert_eq!(
+        r["base_commit"].as_str().unwrap(),
+        repo.git(&["rev-parse", "main"]).trim()
+    );
+    assert_eq!(
+        r["head_commit"].as_str().unwrap(),
+        repo.git(&["rev-parse", "feature"]).trim()
+    );
+}
+
+#[test]
+fn a_template_adds_host_network() {
+    let repo = platform();
+    let tpl = repo.read("charts/web/templates/deployment.yaml");
+    repo.write(
+        "charts/web/templates/deployment.yaml",
+        &tpl.replace(
+            "      hostNetwork: {{ .Values.hostNetwork }}\n",
+            "      hostNetwork: true\n",
+        ),
+    );
+    repo.commit("host network everywhere");
+    let (code, r, _) = diff(&repo, "main..feature", &[]);
+    assert_eq!(code, 1);
+    // web-dev had hostNetwork already: only prod's is new.
+    assert_eq!(
+        with_status(&r, "new"),
+        vec![t("web-prod", "hostNamespaces", "")]
+    );
+    let at = attributed(&r, "hostNamespaces").unwrap();
+    assert_eq!(at, ("charts/web/templates/deployment.yaml".to_string(), 18));
+    assert_line(&repo, &at, "hostNetwork: true");
+    assert_eq!(
+        transitions(&r),
+        vec!["web-prod web-web: restricted -> privileged"]
+    );
+}
+
+#[test]
+fn a_change_that_fixes_a_violation_passes() {
+    let repo = platform();
+    let dev = repo.read("charts/web/values-dev.yaml");
+    repo.write(
+        "charts/web/values-dev.yaml",
+        &dev.replace("  enabled: true", "  enabled: false"),
+    );
+    repo.commit("no debug sidecar");
+    let (code, r, _) = diff(&repo, "main..feature", &[]);
+    assert_eq!(code, 0);
+    assert_eq!(with_status(&r, "new"), vec![]);
+    let fixed = with_status(&r, "fixed");
+    assert!(
+        fixed.contains(&t("web-dev", "privileged", "debug")),
+        "{fixed:?}"
+    );
+    assert!(
+        fixed.iter().all(|f| f.0 == "web-dev" && f.2 == "debug"),
+        "{fixed:?}"
+    );
+}
+
+#[test]
+fn reordered_values_and_renamed_labels_add_nothing() {
+    let repo = platform();
+    let values = repo.read("charts/web/values.yaml");
+    let (head, tail) = values.split_at(values.find("podSecurityContext:").unwrap());
+    repo.write("charts/web/values.yaml", &format!("{tail}{head}"));
+    let tpl = repo.read("charts/web/templates/deployment.yaml");
+    repo.write(
+        "charts/web/templates/deployment.yaml",
+        &tpl.replace("app: {{", "app.kubernetes.io/name: {{"),
+    );
+    repo.commit("tidy");
+    let (code, r, _) = diff(&repo, "main..feature", &[]);
+    assert_eq!(code, 0, "{:?}", with_status(&r, "new"));
+    assert_eq!(with_status(&r, "new"), vec![]);
+    assert_eq!(with_status(&r, "fixed"), vec![]);
+    assert!(!with_status(&r, "unchanged").is_empty());
+    assert_eq!(transitions(&r), Vec::<String>::new());
+}
+
+const TWO_CONTAINERS: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: agent
+spec:
+  template:
+    spec:
+      automountServiceAccountToken: false
+      securityContext:
+        runAsNonRoot: true
+        seccompProfile: {type: RuntimeDefault}
+      containers:
+        - name: agent
+          image: agent:1
+          securityContext:
+            privileged: true
+            allowPrivilegeEscalation: false
+            readOnlyRootFilesystem: true
+            capabilities: {drop: [ALL]}
+          resources:
+            limits: {cpu: 100m, memory: 64Mi}
+";
+
+#[test]
+fn a_second_violating_container_is_one_new_finding() {
+    let repo = Repo::new("");
+    repo.write("raw/agent.yaml", TWO_CONTAINERS);
+    repo.commit("agent");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    let second: String = TWO_CONTAINERS
+        .lines()
+        .skip(12)
+        .take(9)
+        .map(|l| format!("{}\n", l.replace("agent", "helper")))
+        .collect();
+    repo.write("raw/agent.yaml", &format!("{TWO_CONTAINERS}{second}"));
+    repo.commit("helper");
+    let (code, r, _) = diff(&repo, "main..feature", &[]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        with_status(&r, "new"),
+        vec![t("raw", "privileged", "helper")]
+    );
+    assert_eq!(
+        with_status(&r, "unchanged"),
+        vec![t("raw", "privileged", "agent")]
+    );
+    let at = attributed(&r, "privileged").unwrap();
+    assert_eq!(at, ("raw/agent.yaml".to_string(), 25));
+    assert_line(&repo, &at, "privileged: true");
+}
+
+const GOOD_CHART: &str = "apiVersion: v2\nname: NAME\nversion: 1.0.0\n";
+const POD: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n  hostIPC: true\n  containers:\n    - name: app\n      image: app:1\n";
+
+#[test]
+fn a_new_chart_brings_only_new_findings_and_a_renamed_one_none() {
+    let repo = Repo::new("");
+    repo.write("charts/web/Chart.yaml", &GOOD_CHART.replace("NAME", "web"));
+    repo.write("charts/web/templates/pod.yaml", POD);
+    repo.commit("web");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo.write("charts/api/Chart.yaml", &GOOD_CHART.replace("NAME", "api"));
+    repo.write("charts/api/templates/pod.yaml", POD);
+    repo.commit("api");
+    let (code, r, _) = diff(&repo, "main..feature", &[]);
+    assert_eq!(code, 1);
+    let new = with_status(&r, "new");
+    assert!(
+        !new.is_empty() && new.iter().all(|f| f.0 == "charts/api"),
+        "{new:?}"
+    );
+    assert_eq!(
+        attributed(&r, "hostNamespaces").unwrap(),
+        ("charts/api/templates/pod.yaml".to_string(), 6)
+    );
+    assert_eq!(
+        transitions(&r),
+        vec!["charts/api api: absent -> privileged"]
+    );
+    // charts/web did not change: not rendered on either side.
+    assert_eq!(
+        r["targets"]["rendered"],
+        serde_json::json!({"base": 0, "head": 1})
+    );
+    assert_eq!(
+        r["targets"]["skipped"],
+        serde_json::json!({"base": 1, "head": 1})
+    );
+
+    // Renaming a chart directory keeps its identity.
+    repo.git(&["mv", "charts/web", "charts/storefront"]);
+    repo.commit("rename");
+    let (code, r, _) = diff(&repo, "feature~1..feature", &[]);
+    assert_eq!(code, 0, "{:?}", with_status(&r, "new"));
+    assert_eq!(with_status(&r, "new"), vec![]);
+    assert_eq!(with_status(&r, "fixed"), vec![]);
+    assert!(
+        with_status(&r, "unchanged")
+            .iter()
+            .all(|f| f.0 == "charts/storefront")
+    );
+    assert_eq!(
+        r["targets"]["rendered"],
+        serde_json::json!({"base": 1, "head": 1})
+    );
+}
+
+#[test]
+fn an_overlay_patch_adds_host_pid() {
+    let repo = platform();
+    repo.write(
+        "deploy/overlays/staging/host-pid.yaml",
+        "- op: add\n  path: /spec/template/spec/hostPID\n  value: true\n",
+    );
+    let k = repo.read("deploy/overlays/staging/kustomization.yaml");
+    repo.write(
+        "deploy/overlays/staging/kustomization.yaml",
+        &format!(
+            "{k}  - path: host-pid.yaml\n    target:\n      kind: Deployment\n      name: api\n"
+        ),
+    );
+    repo.commit("staging: hostPID");
+    let (code, r, _) = diff(&repo, "main..feature", &[]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        with_status(&r, "new"),
+        vec![t("deploy/overlays/staging", "hostNamespaces", "")]
+    );
+    let at = attributed(&r, "hostNamespaces").unwrap();
+    assert_eq!(at, ("deploy/overlays/staging/host-pid.yaml".to_string(), 3));
+    assert_line(&repo, &at, "value: true");
+    // The staging overlay was already privileged: no transition.
+    assert_eq!(transitions(&r), Vec::<String>::new());
+    assert_eq!(
+        r["targets"]["rendered"],
+        serde_json::json!({"base": 1, "head": 1})
+    );
+}
+
+#[test]
+fn configuration_changes_are_listed_and_base_config_can_rule() {
+    let repo = platform();
+    let config = repo.read(".kpsa.yaml");
+    repo.write(
+        ".kpsa.yaml",
+        &config.replace("level: hardened", "level: baseline"),
+    );
+    repo.commit("lower the level");
+    let (_, r, _) = diff(&repo, "main..feature", &[]);
+    let changes = r["configuration_changes"].as_array().unwrap();
+    assert_eq!(
+        changes,
+        &vec![serde_json::json!({"setting": "level", "base": "hardened", "head": "baseline"})]
+    );
+    assert_eq!(r["level"], "baseline");
+    let (_, r, _) = diff(&repo, "main..feature", &["--config-from", "base"]);
+    assert_eq!(r["level"], "hardened");
+    assert_eq!(r["configuration_changes"].as_array().unwrap().len(), 1);
+    // The text report lists it too.
+    let run = repo.kpsa(".", &["diff", "main..feature", "-q"], &[]);
+    assert!(
+        run.stdout
+            .contains("Configuration changes:\n  level: hardened → baseline"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_base_that_does_not_render_makes_head_findings_new() {
+    let repo = Repo::new("");
+    repo.write("charts/web/Chart.yaml", &GOOD_CHART.replace("NAME", "web"));
+    repo.write(
+        "charts/web/templates/pod.yaml",
+        &POD.replace(
+            "  hostIPC: true\n",
+            "  hostIPC: {{ required \"set .Values.ipc\" .Values.ipc }}\n",
+        ),
+    );
+    repo.commit("broken");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo.write("charts/web/templates/pod.yaml", POD);
+    repo.commit("fixed template");
+    let (code, r, stderr) = diff(&repo, "main..feature", &[]);
+    assert_eq!(code, 1, "the gate applies to new findings");
+    let new: Vec<&Value> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["status"] == "new")
+        .collect();
+    assert!(
+        !new.is_empty() && new.iter().all(|f| f["base_unavailable"] == true),
+        "{new:?}"
+    );
+    assert!(
+        stderr.contains("failed to render on the base side"),
+        "{stderr}"
+    );
+    assert!(
+        r["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("set .Values.ipc")
+    );
+    assert_eq!(r["errors"], serde_json::json!([]));
+
+    // A head that does not render is an error: exit 3.
+    repo.write(
+        "charts/web/templates/pod.yaml",
+        &POD.replace("{{ .Release.Name }}", "{{ .Release.Name "),
+    );
+    repo.commit("broken again");
+    let (code, r, _) = diff(&repo, "feature~1..feature", &[]);
+    assert_eq!(code, 3);
+    assert!(
+        r["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("failed to render")
+    );
+}
+
+#[test]
+fn uncommitted_changes_against_head() {
+    let repo = platform();
+    let prod = repo.read("charts/web/values-prod.yaml");
+    repo.write(
+        "charts/web/values-prod.yaml",
+        &format!("{prod}hostNetwork: true\n"),
+    );
+    repo.write("raw/pod.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  hostPID: true\n  containers: [{name: c, image: x}]\n");
+    let (code, r, _) = diff(&repo, "HEAD", &[]);
+    assert_eq!(code, 1);
+    assert!(r["head_commit"].is_null());
+    let new = with_status(&r, "new");
+    assert!(
+        new.contains(&t("web-prod", "hostNamespaces", "")),
+        "{new:?}"
+    );
+    let at = attributed(&r, "hostNamespaces");
+    assert_eq!(at, Some(("charts/web/values-prod.yaml".to_string(), 5)));
+}
+
+#[test]
+fn three_dots_compare_with_the_merge_base() {
+    let repo = platform();
+    // The feature adds hostPID to prod.
+    repo.write(
+        "deploy/overlays/prod/host-ipc.yaml",
+        "- op: add\n  path: /spec/template/spec/hostIPC\n  value: true\n",
+    );
+    let k = repo.read("deploy/overlays/prod/kustomization.yaml");
+    repo.write(
+        "deploy/overlays/prod/kustomization.yaml",
+        &format!(
+            "{k}  - path: host-ipc.yaml\n    target:\n      kind: Deployment\n      name: api\n"
+        ),
+    );
+    repo.commit("feature: hostIPC");
+    // Meanwhile main moves on: the web chart's prod values get hostNetwork.
+    repo.git(&["checkout", "-q", "main"]);
+    let prod = repo.read("charts/web/values-prod.yaml");
+    repo.write(
+        "charts/web/values-prod.yaml",
+        &format!("{prod}hostNetwork: true\n"),
+    );
+    repo.commit("main: hostNetwork");
+    repo.git(&["checkout", "-q", "feature"]);
+
+    let (_, two, _) = diff(&repo, "main..feature", &[]);
+    let (code, three, _) = diff(&repo, "main...feature", &[]);
+    assert_eq!(code, 1);
+    let feature_new = vec![t("deploy/overlays/prod", "hostNamespaces", "")];
+    assert_eq!(with_status(&three, "new"), feature_new);
+    assert_eq!(with_status(&three, "fixed"), vec![]);
+    assert_eq!(three["merge_base"], true);
+    // Two dots compare with main's tip: main's own change looks fixed.
+    assert_eq!(with_status(&two, "new"), feature_new);
+    assert_eq!(
+        with_status(&two, "fixed"),
+        vec![t("web-prod", "hostNamespaces", "")]
+    );
+}
+
+#[test]
+fn a_shallow_clone_without_the_base_says_how_to_fetch_it() {
+    let repo = platform();
+    repo.write("raw/pod.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, image: x}]\n");
+    repo.commit("second");
+    let clone = tempfile::tempdir().unwrap();
+    common::git(
+        clone.path(),
+        &[
+            "clone",
+            "-q",
+            "--depth",
+            "1",
+            "--branch",
+            "feature",
+            &format!("file://{}", repo.path().display()),
+            "c",
+        ],
+    );
+    let run = common::kpsa_stdin(
+        &clone.path().join("c"),
+        &["diff", "HEAD~1..HEAD", "-q"],
+        None,
+        &[],
+    );
+    assert_eq!(run.code, 3);
+    assert!(
+        run.stderr.contains("shallow clone") && run.stderr.contains("fetch-depth: 0"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn diff_text_shows_transitions_then_findings_at_the_changed_line() {
+    let repo = platform();
+    let prod = repo.read("charts/web/values-prod.yaml");
+    repo.write(
+        "charts/web/values-prod.yaml",
+        &format!("{prod}containerSecurityContext:\n  privileged: true\n"),
+    );
+    repo.commit("prod: privileged");
+    let run = repo.kpsa(".", &["diff", "main..feature", "-q"], &[]);
+    assert_eq!(run.code, 1);
+    let out = &run.stdout;
+    let level = out.find("Pod Security level:").expect(out);
+    let finding = out.find("error[privileged]").expect(out);
+    assert!(level < finding, "{out}");
+    assert!(
+        out.contains("--> charts/web/values-prod.yaml:6:3\n  |\n6 |   privileged: true"),
+        "{out}"
+    );
+    assert!(
+        out.contains("the field is written at charts/web/templates/deployment.yaml:25"),
+        "{out}"
+    );
+    assert!(
+        out.contains("1 new finding (1 high, 0 medium, 0 low), 0 fixed,"),
+        "{out}"
+    );
+}
