@@ -63,6 +63,8 @@ pub struct Outcome {
     pub config_changes: Vec<ConfigChange>,
     pub rendered: Counts,
     pub skipped: Counts,
+    /// Files written from git objects for the evaluated targets.
+    pub materialized: Counts,
     /// Head-side errors (exit 3).
     pub errors: Vec<InputError>,
     /// Base-side problems: they do not fail the run.
@@ -288,11 +290,14 @@ pub fn run(req: &Request, settings: Settings) -> Result<Outcome, Failure> {
         ts.iter().flat_map(|t| t.inputs.iter().cloned()).collect()
     };
     let mut warnings = Vec::new();
-    if let Err(e) = base_tree.materialize(&inputs(&base_run)) {
-        warnings.push(format!("cannot write the base snapshot: {e}"));
+    let mut materialized = Counts::default();
+    match base_tree.materialize(&inputs(&base_run)) {
+        Ok(n) => materialized.base = n,
+        Err(e) => warnings.push(format!("cannot write the base snapshot: {e}")),
     }
     if let HeadTree::Commit(c) = &head_tree {
-        c.materialize(&inputs(&head_run))
+        materialized.head = c
+            .materialize(&inputs(&head_run))
             .map_err(|e| Failure::Git(GitError(format!("cannot write the head snapshot: {e}"))))?;
     }
 
@@ -383,6 +388,7 @@ pub fn run(req: &Request, settings: Settings) -> Result<Outcome, Failure> {
         config_changes,
         rendered,
         skipped,
+        materialized,
         workloads: head_snap.result.workloads.clone(),
         errors: head_snap.result.errors,
         warnings,

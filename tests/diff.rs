@@ -130,6 +130,12 @@ fn a_values_change_makes_a_container_privileged() {
         r["targets"]["skipped"],
         serde_json::json!({"base": 2, "head": 2})
     );
+    // Only the chart (with its file:// library) is written out, on each
+    // side: not the overlays, not the config.
+    let files = |side: &str| r["targets"]["materialized"][side].as_u64().unwrap();
+    let chart_files = repo.git(&["ls-files", "charts/"]).lines().count() as u64;
+    assert_eq!(files("head"), chart_files);
+    assert_eq!(files("base"), chart_files);
     assert_eq!(
         r["base_commit"].as_str().unwrap(),
         repo.git(&["rev-parse", "main"]).trim()
@@ -557,4 +563,72 @@ fn diff_text_shows_transitions_then_findings_at_the_changed_line() {
         out.contains("1 new finding (1 high, 0 medium, 0 low), 0 fixed,"),
         "{out}"
     );
+}
+
+#[test]
+fn ctrl_c_stops_the_renders_and_removes_the_snapshots() {
+    use std::os::unix::fs::PermissionsExt;
+    let repo = platform();
+    let prod = repo.read("charts/web/values-prod.yaml");
+    repo.write(
+        "charts/web/values-prod.yaml",
+        &format!("{prod}hostNetwork: true\n"),
+    );
+    repo.commit("change");
+    let bin = tempfile::tempdir().unwrap();
+    let pids = bin.path().join("pids");
+    let helm = bin.path().join("helm");
+    std::fs::write(
+        &helm,
+        format!("#!/bin/sh\necho $$ >> {}\nsleep 60\n", pids.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&helm, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kpsa"))
+        .args(["diff", "main..feature", "-q", "--helm"])
+        .arg(&helm)
+        .current_dir(repo.path())
+        .env("TMPDIR", tmp.path())
+        .env("KPSA_CACHE_DIR", repo.cache.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !pids.exists() {
+        assert!(std::time::Instant::now() < deadline, "helm never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let ours = || {
+        std::fs::read_dir(tmp.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with("kpsa-"))
+            .count()
+    };
+    assert!(ours() > 0, "the snapshots are in TMPDIR while kpsa runs");
+    // SAFETY: sends SIGINT to the child we spawned.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
+    assert_eq!(ours(), 0, "temporary directories left behind");
+    for pid in std::fs::read_to_string(&pids).unwrap().lines() {
+        let proc_dir = std::path::PathBuf::from(format!("/proc/{pid}"));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while proc_dir.exists()
+            && !std::fs::read_to_string(proc_dir.join("stat"))
+                .unwrap_or_default()
+                .contains(") Z")
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "render program {pid} still runs"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
 }

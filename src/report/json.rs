@@ -116,6 +116,8 @@ struct DiffReport<'a> {
 struct TargetCounts {
     rendered: crate::compare::Counts,
     skipped: crate::compare::Counts,
+    /// Files written from git objects (0 for the working tree).
+    materialized: crate::compare::Counts,
 }
 
 #[derive(Serialize)]
@@ -164,6 +166,7 @@ pub fn write_diff(
         targets: TargetCounts {
             rendered: o.rendered,
             skipped: o.skipped,
+            materialized: o.materialized,
         },
         summary: DiffSummary {
             stats: &o.stats,
