@@ -599,6 +599,7 @@ fn print_timings(t: &pipeline::Timings) {
 
 /// Write a report to standard output; a closed pipe is not an error.
 fn emit(write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) -> Result<(), i32> {
+    crate::interrupt::check();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     match write(&mut out).and_then(|_| std::io::Write::flush(&mut out)) {

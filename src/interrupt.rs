@@ -9,8 +9,11 @@
 
 use std::path::PathBuf;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 static TEMP_DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+static SPAWN: Mutex<()> = Mutex::new(());
 static GROUPS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
 
 fn signal_set() -> libc::sigset_t {
@@ -39,10 +42,19 @@ pub fn install() {
         if r != 0 {
             return;
         }
+        INTERRUPTED.store(true, Ordering::SeqCst);
         cleanup();
         eprintln!("kpsa: interrupted; render programs stopped and temporary files removed");
         std::process::exit(128 + signal);
     });
+}
+
+/// Once interrupted, the work in progress must not report (its renders were
+/// killed): the calling thread waits here for the exit.
+pub fn check() {
+    while INTERRUPTED.load(Ordering::SeqCst) {
+        std::thread::park();
+    }
 }
 
 /// Undo [`install`]'s mask in a child between fork and exec.
@@ -56,6 +68,8 @@ pub fn unblock_in_child() -> std::io::Result<()> {
 }
 
 fn cleanup() {
+    // Wait for a spawn in progress; later ones see INTERRUPTED and refuse.
+    let _guard = SPAWN.lock();
     for pgid in GROUPS.lock().map(|g| g.clone()).unwrap_or_default() {
         // SAFETY: kill(2) with a negative pid signals a process group.
         unsafe {
@@ -77,11 +91,20 @@ pub fn temp_dir(prefix: &str) -> std::io::Result<tempfile::TempDir> {
     Ok(dir)
 }
 
-/// A render program's process group, killed on interruption while it runs.
-pub fn started(pgid: i32) {
-    if let Ok(mut g) = GROUPS.lock() {
-        g.push(pgid);
+/// Start a render program: `spawn` runs under a lock that interruption
+/// also takes, so no program can start unseen while kpsa is cleaning up;
+/// after an interruption nothing starts. Returns the child and its process
+/// group, which is killed on interruption while it runs.
+pub fn spawn(cmd: &mut std::process::Command) -> std::io::Result<std::process::Child> {
+    let _guard = SPAWN.lock();
+    if INTERRUPTED.load(Ordering::SeqCst) {
+        return Err(std::io::Error::other("interrupted"));
     }
+    let child = cmd.spawn()?;
+    if let Ok(mut g) = GROUPS.lock() {
+        g.push(child.id() as i32);
+    }
+    Ok(child)
 }
 
 pub fn finished(pgid: i32) {

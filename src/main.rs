@@ -1,4 +1,6 @@
 fn main() {
     kpsa::interrupt::install();
-    std::process::exit(kpsa::cli::run(std::env::args()));
+    let code = kpsa::cli::run(std::env::args());
+    kpsa::interrupt::check();
+    std::process::exit(code);
 }

@@ -131,6 +131,7 @@ pub fn run(
         })
         .collect();
 
+    crate::interrupt::check();
     let mut timings = Timings::default();
     let mut inputs = Vec::new();
     let mut producers: HashMap<String, Producer> = HashMap::new();

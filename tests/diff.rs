@@ -585,7 +585,7 @@ fn ctrl_c_stops_the_renders_and_removes_the_snapshots() {
     .unwrap();
     std::fs::set_permissions(&helm, std::fs::Permissions::from_mode(0o755)).unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kpsa"))
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_kpsa"))
         .args(["diff", "main..feature", "-q", "--helm"])
         .arg(&helm)
         .current_dir(repo.path())

@@ -142,9 +142,8 @@ pub fn run(inv: &Invocation, cwd: &Path, timeout: Duration) -> Result<Output, Ru
         }
     }
     let start = Instant::now();
-    let mut child = cmd.spawn().map_err(RunError::Spawn)?;
+    let mut child = crate::interrupt::spawn(&mut cmd).map_err(RunError::Spawn)?;
     let pid = child.id() as i32;
-    crate::interrupt::started(pid);
     let mut out_pipe = child.stdout.take().expect("piped");
     let mut err_pipe = child.stderr.take().expect("piped");
     let out_thread = std::thread::spawn(move || {
