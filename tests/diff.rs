@@ -632,3 +632,38 @@ fn ctrl_c_stops_the_renders_and_removes_the_snapshots() {
         }
     }
 }
+
+#[test]
+fn the_demo_shows_the_new_findings_at_their_changed_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("demo");
+    let out = std::process::Command::new(common::tools_dir().join("demo.sh"))
+        .env("KPSA_BIN", env!("CARGO_BIN_EXE_kpsa"))
+        .env("KPSA_DEMO_DIR", &demo)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let diff = &stdout[stdout.find("== kpsa diff main..HEAD").expect(&stdout)..];
+    assert!(
+        diff.contains("--> charts/checkout/values.yaml:17:3\n   |\n17 |   privileged: true"),
+        "{diff}"
+    );
+    assert!(
+        diff.contains("--> deploy/overlays/prod/host-pid.yaml:4:3\n  |\n4 |   value: true"),
+        "{diff}"
+    );
+    assert!(
+        diff.contains("2 new findings (2 high, 0 medium, 0 low), 0 fixed, 2 unchanged"),
+        "{diff}"
+    );
+    assert!(
+        stdout.contains("13 findings (7 high, 2 medium, 4 low)"),
+        "{stdout}"
+    );
+}
