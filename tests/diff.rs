@@ -136,6 +136,27 @@ fn a_values_change_makes_a_container_privileged() {
     let chart_files = repo.git(&["ls-files", "charts/"]).lines().count() as u64;
     assert_eq!(files("head"), chart_files);
     assert_eq!(files("base"), chart_files);
+    // --include-unchanged renders every head target: the overlays' findings
+    // come back as unchanged; --all renders both sides in full.
+    let (code, r2, _) = diff(&repo, "main..feature", &["--include-unchanged"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        r2["targets"]["rendered"],
+        serde_json::json!({"base": 2, "head": 4})
+    );
+    assert_eq!(with_status(&r2, "new"), with_status(&r, "new"));
+    assert!(
+        with_status(&r2, "unchanged")
+            .iter()
+            .any(|f| f.0 == "deploy/overlays/staging")
+    );
+    let (_, r3, _) = diff(&repo, "main..feature", &["--all"]);
+    assert_eq!(
+        r3["targets"]["rendered"],
+        serde_json::json!({"base": 4, "head": 4})
+    );
+    assert_eq!(with_status(&r3, "new"), with_status(&r, "new"));
+    assert_eq!(with_status(&r3, "fixed"), vec![]);
     assert_eq!(
         r["base_commit"].as_str().unwrap(),
         repo.git(&["rev-parse", "main"]).trim()
@@ -306,6 +327,23 @@ fn a_new_chart_brings_only_new_findings_and_a_renamed_one_none() {
         r["targets"]["skipped"],
         serde_json::json!({"base": 1, "head": 1})
     );
+
+    // A removed chart has only fixed findings.
+    repo.git(&["rm", "-q", "-r", "charts/api"]);
+    repo.commit("drop api");
+    let (code, r, _) = diff(&repo, "feature~1..feature", &[]);
+    assert_eq!(code, 0);
+    assert_eq!(with_status(&r, "new"), vec![]);
+    let fixed = with_status(&r, "fixed");
+    assert!(
+        !fixed.is_empty() && fixed.iter().all(|f| f.0 == "charts/api"),
+        "{fixed:?}"
+    );
+    assert_eq!(
+        transitions(&r),
+        vec!["charts/api api: privileged -> absent"]
+    );
+    repo.git(&["revert", "--no-edit", "HEAD"]);
 
     // Renaming a chart directory keeps its identity.
     repo.git(&["mv", "charts/web", "charts/storefront"]);
