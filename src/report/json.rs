@@ -12,16 +12,51 @@ pub const SCHEMA_VERSION: u32 = 1;
 
 #[derive(Serialize)]
 struct Report<'a> {
+    #[serde(flatten)]
+    header: Header<'a>,
+    summary: Summary<'a>,
+    findings: &'a [Finding],
+    workloads: &'a [Workload],
+    errors: &'a [InputError],
+}
+
+/// What every report starts with.
+#[derive(Serialize)]
+struct Header<'a> {
     schema_version: u32,
     tool: Tool,
     command: &'a str,
     kubernetes_version: String,
     level: &'a str,
     fail_on: &'a str,
-    summary: Summary<'a>,
-    findings: &'a [Finding],
-    workloads: &'a [Workload],
-    errors: &'a [InputError],
+}
+
+impl<'a> Header<'a> {
+    fn new(run: &'a RunInfo) -> Self {
+        Header {
+            schema_version: SCHEMA_VERSION,
+            tool: Tool {
+                name: "kpsa",
+                version: env!("CARGO_PKG_VERSION"),
+            },
+            command: run.command,
+            kubernetes_version: run.kubernetes_version.to_string(),
+            level: run.level.as_str(),
+            fail_on: run.fail_on.map_or("never", |t| t.as_str()),
+        }
+    }
+}
+
+impl Counts {
+    fn of<'f>(findings: impl Iterator<Item = &'f Finding> + Clone) -> Self {
+        let count = |t| findings.clone().filter(|f| f.tier == t).count();
+        Counts {
+            total: findings.clone().count(),
+            baseline: count(crate::policy::Tier::Baseline),
+            restricted: count(crate::policy::Tier::Restricted),
+            hardened: count(crate::policy::Tier::Hardened),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -53,25 +88,11 @@ pub fn write(
     run: &RunInfo,
     out: &mut dyn std::io::Write,
 ) -> std::io::Result<()> {
-    let count = |t| result.findings.iter().filter(|f| f.tier == t).count();
     let report = Report {
-        schema_version: SCHEMA_VERSION,
-        tool: Tool {
-            name: "kpsa",
-            version: env!("CARGO_PKG_VERSION"),
-        },
-        command: run.command,
-        kubernetes_version: run.kubernetes_version.to_string(),
-        level: run.level.as_str(),
-        fail_on: run.fail_on.map_or("never", |t| t.as_str()),
+        header: Header::new(run),
         summary: Summary {
             stats: &result.stats,
-            findings: Counts {
-                total: result.findings.len(),
-                baseline: count(crate::policy::Tier::Baseline),
-                restricted: count(crate::policy::Tier::Restricted),
-                hardened: count(crate::policy::Tier::Hardened),
-            },
+            findings: Counts::of(result.findings.iter()),
             gated: super::gated(result, run.fail_on),
             errors: result.errors.len(),
         },
@@ -92,12 +113,8 @@ pub fn render(result: &ScanResult, run: &RunInfo) -> String {
 
 #[derive(Serialize)]
 struct DiffReport<'a> {
-    schema_version: u32,
-    tool: Tool,
-    command: &'a str,
-    kubernetes_version: String,
-    level: &'a str,
-    fail_on: &'a str,
+    #[serde(flatten)]
+    header: Header<'a>,
     base_commit: &'a str,
     /// null: the working tree.
     head_commit: Option<&'a str>,
@@ -148,18 +165,9 @@ pub fn write_diff(
         .filter(|c| c.status == Status::New)
         .map(|c| &c.finding)
         .collect();
-    let count = |t| new.iter().filter(|f| f.tier == t).count();
     let status = |s| o.findings.iter().filter(|c| c.status == s).count();
     let report = DiffReport {
-        schema_version: SCHEMA_VERSION,
-        tool: Tool {
-            name: "kpsa",
-            version: env!("CARGO_PKG_VERSION"),
-        },
-        command: run.command,
-        kubernetes_version: run.kubernetes_version.to_string(),
-        level: run.level.as_str(),
-        fail_on: run.fail_on.map_or("never", |t| t.as_str()),
+        header: Header::new(run),
         base_commit: &o.base_commit,
         head_commit: o.head_commit.as_deref(),
         merge_base: o.merge_base,
@@ -170,12 +178,7 @@ pub fn write_diff(
         },
         summary: DiffSummary {
             stats: &o.stats,
-            findings: Counts {
-                total: new.len(),
-                baseline: count(crate::policy::Tier::Baseline),
-                restricted: count(crate::policy::Tier::Restricted),
-                hardened: count(crate::policy::Tier::Hardened),
-            },
+            findings: Counts::of(new.iter().copied()),
             new: new.len(),
             fixed: status(Status::Fixed),
             unchanged: status(Status::Unchanged),

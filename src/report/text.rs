@@ -195,8 +195,6 @@ fn frame(
 
 fn summary(result: &ScanResult, run: &RunInfo, style: &Style) -> String {
     let n = |s| result.findings.iter().filter(|f| f.severity == s).count();
-    let plural =
-        |k: usize, one: &str, many: &str| format!("{k} {}", if k == 1 { one } else { many });
     let mut line = format!(
         "{} ({} high, {} medium, {} low) in {} from {}",
         plural(result.findings.len(), "finding", "findings"),
@@ -223,30 +221,30 @@ fn summary(result: &ScanResult, run: &RunInfo, style: &Style) -> String {
             )
         );
     }
-    let _ = write!(
-        line,
-        " [level {}, Kubernetes {}",
-        run.level.as_str(),
-        run.version_label
-    );
-    match run.fail_on {
-        None => line.push_str(", never fails]"),
-        Some(gate) => {
-            let g = super::gated(result, run.fail_on);
-            let _ = write!(
-                line,
-                ", fail on {}: {}]",
-                gate.as_str(),
-                if g == 0 {
-                    "pass".into()
-                } else {
-                    plural(g, "finding", "findings")
-                }
-            );
-        }
-    }
+    line.push_str(&settings(run, "", super::gated(result, run.fail_on)));
     line.push('\n');
     line
+}
+
+/// ` [level hardened, Kubernetes latest, fail on restricted: 2 findings]`.
+fn settings(run: &RunInfo, what: &str, gated: usize) -> String {
+    let gate = match run.fail_on {
+        None => "never fails".to_string(),
+        Some(gate) => format!(
+            "fail on {what}{}: {}",
+            gate.as_str(),
+            if gated == 0 {
+                "pass".into()
+            } else {
+                plural(gated, "finding", "findings")
+            }
+        ),
+    };
+    format!(
+        " [level {}, Kubernetes {}, {gate}]",
+        run.level.as_str(),
+        run.version_label
+    )
 }
 
 fn plural(k: usize, one: &str, many: &str) -> String {
@@ -377,28 +375,10 @@ pub fn render_diff(o: &Outcome, run: &RunInfo, color: bool) -> String {
             style.paint("1;31", &plural(o.errors.len(), "error", "errors"))
         );
     }
-    let _ = write!(
-        line,
-        " [level {}, Kubernetes {}",
-        run.level.as_str(),
-        run.version_label
-    );
-    match run.fail_on {
-        None => line.push_str(", never fails]"),
-        Some(gate) => {
-            let g = new.iter().filter(|f| f.tier <= gate).count();
-            let _ = write!(
-                line,
-                ", fail on new {}: {}]",
-                gate.as_str(),
-                if g == 0 {
-                    "pass".into()
-                } else {
-                    plural(g, "finding", "findings")
-                }
-            );
-        }
-    }
+    let gated = run
+        .fail_on
+        .map_or(0, |gate| new.iter().filter(|f| f.tier <= gate).count());
+    line.push_str(&settings(run, "new ", gated));
     out.push_str(&line);
     out.push('\n');
     out
