@@ -76,9 +76,24 @@ struct EvalArgs {
     /// The target cluster's Kubernetes version: `latest` or `v1.0` … `v1.37` (newer versions evaluate as the newest policy known).
     #[arg(long, value_parser = parse_version)]
     kubernetes_version: Option<VersionSpec>,
-    /// Output format.
-    #[arg(long, value_enum, default_value = "text")]
-    format: Format,
+    /// Output format; repeat it, each followed by its own --output FILE, to write
+    /// several reports from one run (one format may go to standard output). Default: text.
+    #[arg(long, value_enum, action = clap::ArgAction::Append)]
+    format: Vec<Format>,
+    /// Write the report of the --format before it to FILE instead of standard output.
+    #[arg(long, value_name = "FILE", action = clap::ArgAction::Append)]
+    output: Vec<PathBuf>,
+    /// Use your own Markdown template: NAME=PATH, NAME is `summary` or `comment`
+    /// (see docs/templates.md).
+    #[arg(long, value_name = "NAME=PATH")]
+    template: Vec<String>,
+    /// Link file:line in Markdown to BASE/path#Lline (for example
+    /// https://github.com/OWNER/REPO/blob/SHA).
+    #[arg(long, value_name = "BASE")]
+    link_base: Option<String>,
+    /// SARIF category: `runs[0].automationDetails.id` is `kpsa/CATEGORY/`.
+    #[arg(long, value_name = "CATEGORY", default_value = "pod-security")]
+    sarif_category: String,
     /// Fail (exit 1) on findings of this tier or a more severe one; `never` never fails on findings.
     /// In `diff`, only new findings count.
     #[arg(long, value_enum)]
@@ -196,7 +211,13 @@ struct TargetsArgs {
     common: CommonArgs,
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
-    format: Format,
+    format: ListFormat,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum ListFormat {
+    Text,
+    Json,
 }
 
 fn parse_version(s: &str) -> Result<VersionSpec, String> {
@@ -222,6 +243,14 @@ enum FailOn {
 enum Format {
     Text,
     Json,
+    /// SARIF 2.1.0 for code scanning.
+    Sarif,
+    /// A pull-request summary (templates/summary.md.hbs).
+    Markdown,
+    /// GitLab Code Quality.
+    Codequality,
+    /// JUnit XML.
+    Junit,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -241,17 +270,31 @@ fn tier(level: LevelArg) -> Tier {
 
 /// Run kpsa with these arguments; returns the exit code.
 pub fn run(args: impl IntoIterator<Item = String>) -> i32 {
-    let cli = match Cli::try_parse_from(args) {
-        Ok(cli) => cli,
+    use clap::{CommandFactory, FromArgMatches};
+    let parsed = Cli::command()
+        .try_get_matches_from(args)
+        .and_then(|m| Cli::from_arg_matches(&m).map(|cli| (cli, m)));
+    let (cli, matches) = match parsed {
+        Ok(p) => p,
         Err(e) => {
             let _ = e.print();
             return if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
         }
     };
+    let dests = match matches.subcommand() {
+        Some(("scan" | "diff", sub)) => match destinations(sub) {
+            Ok(d) => d,
+            Err(m) => {
+                eprintln!("kpsa: {m}");
+                return EXIT_USAGE;
+            }
+        },
+        _ => Vec::new(),
+    };
     match cli.command {
-        Command::Scan(args) => run_scan(args),
+        Command::Scan(args) => run_scan(args, dests),
         Command::Targets(args) => run_targets(args),
-        Command::Diff(args) => run_diff(args),
+        Command::Diff(args) => run_diff(args, dests),
         Command::Checks => {
             for c in CHECKS {
                 println!(
@@ -279,6 +322,92 @@ pub fn run(args: impl IntoIterator<Item = String>) -> i32 {
             }
         },
     }
+}
+
+/// Where each report goes: a file, or standard output (None).
+type Destinations = Vec<(Format, Option<PathBuf>)>;
+
+/// Pair each `--output` with the `--format` before it.
+fn destinations(m: &clap::ArgMatches) -> Result<Destinations, String> {
+    let formats: Vec<(usize, Format)> =
+        match (m.indices_of("format"), m.get_many::<Format>("format")) {
+            (Some(i), Some(v)) => i.zip(v.copied()).collect(),
+            _ => Vec::new(),
+        };
+    let outputs: Vec<(usize, PathBuf)> =
+        match (m.indices_of("output"), m.get_many::<PathBuf>("output")) {
+            (Some(i), Some(v)) => i.zip(v.cloned()).collect(),
+            _ => Vec::new(),
+        };
+    let mut dests: Vec<(usize, Format, Option<PathBuf>)> =
+        formats.into_iter().map(|(i, f)| (i, f, None)).collect();
+    if dests.is_empty() {
+        dests.push((0, Format::Text, None));
+    }
+    for (at, path) in outputs {
+        let slot = dests
+            .iter_mut()
+            .filter(|(i, _, p)| *i < at && p.is_none())
+            .max_by_key(|(i, _, _)| *i)
+            .filter(|(i, _, _)| *i > 0);
+        match slot {
+            Some(d) => d.2 = Some(path),
+            None => {
+                return Err(format!(
+                    "--output {} needs a --format before it (for example --format sarif --output {})",
+                    path.display(),
+                    path.display()
+                ));
+            }
+        }
+    }
+    let to_stdout = dests.iter().filter(|d| d.2.is_none()).count();
+    if to_stdout > 1 {
+        return Err(
+            "only one --format can write to standard output; give the others --output FILE".into(),
+        );
+    }
+    Ok(dests.into_iter().map(|(_, f, p)| (f, p)).collect())
+}
+
+/// Render each report once and write it to its destination.
+fn write_reports(
+    dests: &Destinations,
+    mut render: impl FnMut(Format) -> Result<Vec<u8>, String>,
+) -> Result<(), i32> {
+    for (format, path) in dests {
+        let bytes = render(*format).map_err(|m| {
+            eprintln!("kpsa: {m}");
+            EXIT_USAGE
+        })?;
+        match path {
+            None => emit(|out| out.write_all(&bytes))?,
+            Some(p) => {
+                crate::interrupt::check();
+                if let Err(e) = std::fs::write(p, &bytes) {
+                    eprintln!("kpsa: cannot write {}: {e}", p.display());
+                    return Err(EXIT_INPUT);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `--template NAME=PATH` pairs.
+fn templates(e: &EvalArgs) -> Result<report::markdown::Templates, String> {
+    let pairs = e
+        .template
+        .iter()
+        .map(|t| {
+            t.split_once('=')
+                .map(|(n, p)| (n.to_string(), PathBuf::from(p)))
+                .ok_or_else(|| {
+                    format!("--template {t:?}: expected NAME=PATH, e.g. summary=ci/summary.md.hbs")
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    report::markdown::Templates::new(&pairs)
 }
 
 /// Settings after flags, then the config, then defaults.
@@ -457,7 +586,7 @@ fn run_targets(args: TargetsArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
-    if args.format == Format::Json {
+    if args.format == ListFormat::Json {
         let targets: Vec<serde_json::Value> = plan
             .targets
             .iter()
@@ -611,7 +740,7 @@ fn emit(write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) -> R
     }
 }
 
-fn run_scan(args: ScanArgs) -> i32 {
+fn run_scan(args: ScanArgs, dests: Destinations) -> i32 {
     let s = match setup(&args.common, &args.paths) {
         Ok(s) => s,
         Err(code) => return code,
@@ -652,9 +781,14 @@ fn run_scan(args: ScanArgs) -> i32 {
         fail_on: r.fail_on,
         root: s.root.clone(),
     };
-    let written = emit(|out| match args.eval.format {
-        Format::Text => out.write_all(report::text::render(&result, &run, r.color).as_bytes()),
-        Format::Json => report::json::write(&result, &run, out),
+    let view = report::View::scan(&result, &run);
+    let written = write_reports(&dests, |format| {
+        render(format, &args.eval, &view, || {
+            Ok(match format {
+                Format::Text => report::text::render(&result, &run, r.color).into_bytes(),
+                _ => report::json::render(&result, &run).into_bytes(),
+            })
+        })
     });
     if let Err(code) = written {
         return code;
@@ -668,14 +802,16 @@ fn run_scan(args: ScanArgs) -> i32 {
     }
 }
 
-fn run_diff(args: DiffArgs) -> i32 {
+fn run_diff(args: DiffArgs, dests: Destinations) -> i32 {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let req = compare::Request {
         spec: args.revisions.clone(),
         cwd,
         config: args.common.config.clone(),
         config_from_base: args.config_from == ConfigFrom::Base,
-        include_unchanged: args.include_unchanged,
+        // Code Quality holds every current finding: render every head target.
+        include_unchanged: args.include_unchanged
+            || dests.iter().any(|(f, _)| *f == Format::Codequality),
         all: args.all,
     };
     let resolved = std::cell::RefCell::new(None);
@@ -719,11 +855,18 @@ fn run_diff(args: DiffArgs) -> i32 {
     for w in &outcome.warnings {
         eprintln!("kpsa: warning: {w}");
     }
-    let written = emit(|out| match args.eval.format {
-        Format::Text => {
-            out.write_all(report::text::render_diff(&outcome, &run, r.color).as_bytes())
-        }
-        Format::Json => report::json::write_diff(&outcome, &run, out),
+    let view = report::View::diff(&outcome, &run, args.include_unchanged);
+    let written = write_reports(&dests, |format| {
+        render(format, &args.eval, &view, || {
+            Ok(match format {
+                Format::Text => report::text::render_diff(&outcome, &run, r.color).into_bytes(),
+                _ => {
+                    let mut v = Vec::new();
+                    report::json::write_diff(&outcome, &run, &mut v).map_err(|e| e.to_string())?;
+                    v
+                }
+            })
+        })
     });
     if let Err(code) = written {
         return code;
@@ -740,6 +883,32 @@ fn run_diff(args: DiffArgs) -> i32 {
         EXIT_FINDINGS
     } else {
         EXIT_OK
+    }
+}
+
+/// Render one format: text and JSON by the command's own renderer
+/// (`own`), the others from the view.
+fn render(
+    format: Format,
+    e: &EvalArgs,
+    view: &report::View,
+    own: impl FnOnce() -> Result<Vec<u8>, String>,
+) -> Result<Vec<u8>, String> {
+    match format {
+        Format::Text | Format::Json => own(),
+        Format::Sarif => {
+            let (text, warnings) = report::sarif::render(view, &e.sarif_category);
+            for w in warnings {
+                eprintln!("kpsa: warning: {w}");
+            }
+            Ok(text.into_bytes())
+        }
+        Format::Markdown => {
+            let t = templates(e)?;
+            report::markdown::summary(view, &t, e.link_base.as_deref()).map(String::into_bytes)
+        }
+        Format::Codequality => Ok(report::codequality::render(view).into_bytes()),
+        Format::Junit => Ok(report::junit::render(view).into_bytes()),
     }
 }
 

@@ -276,8 +276,9 @@ fn helm_inputs(t: &dyn Tree, chart: &Chart, spec: &HelmSpec) -> Vec<PathBuf> {
             if let Some(dir) = d.local_dir(&c.dir) {
                 if seen.insert(dir.clone()) {
                     inputs.push(dir.clone());
-                    if let Ok(sub) = read_chart_in(t, &dir) {
-                        queue.push(sub);
+                    match read_chart_in(t, &dir) {
+                        Ok(sub) => queue.push(sub),
+                        Err(_) => inputs.push(t.root().to_path_buf()),
                     }
                 }
             }
@@ -297,9 +298,13 @@ fn kustomize_inputs(t: &dyn Tree, dir: &Path) -> Vec<PathBuf> {
             continue;
         }
         inputs.push(d.clone());
-        if let Ok(refs) = kustomization_refs(t, &d) {
-            inputs.extend(refs.files);
-            queue.extend(refs.dirs);
+        match kustomization_refs(t, &d) {
+            Ok(refs) => {
+                inputs.extend(refs.files);
+                queue.extend(refs.dirs);
+            }
+            // What it reads is unknown: everything may be an input.
+            Err(_) => inputs.push(t.root().to_path_buf()),
         }
     }
     inputs

@@ -1,10 +1,25 @@
-//! Report: findings to bytes, for people (text) and machines (JSON).
+//! Report: findings to bytes, for people (text, Markdown) and machines
+//! (JSON, SARIF, GitLab Code Quality, JUnit XML).
+//!
+//! Text and JSON read the scan or diff results directly; the other formats
+//! read a [`View`], the same for `scan` and `diff`.
 
+pub mod codequality;
 pub mod json;
+pub mod junit;
+pub mod markdown;
+pub mod sarif;
 pub mod text;
 
-use crate::policy::{Tier, Version};
-use crate::scan::ScanResult;
+use crate::compare::{ConfigChange, Outcome};
+use crate::diff::{Attributed, Status, Transition};
+use crate::finding::{Finding, Location, Workload};
+use crate::policy::registry::CHECKS;
+use crate::policy::{Check, Tier, Version};
+use crate::scan::{InputError, ScanResult};
+
+/// The project's home page; rule help links point into its documentation.
+pub const HOMEPAGE: &str = "https://github.com/kpsa-dev/kpsa";
 
 /// What the run was asked to do, for reports to state.
 #[derive(Debug, Clone)]
@@ -23,5 +38,134 @@ pub fn gated(result: &ScanResult, fail_on: Option<Tier>) -> usize {
     match fail_on {
         None => 0,
         Some(gate) => result.findings.iter().filter(|f| f.tier <= gate).count(),
+    }
+}
+
+/// One finding as the reports show it.
+#[derive(Debug, Clone)]
+pub struct Item<'a> {
+    pub finding: &'a Finding,
+    /// `None` in `scan`.
+    pub status: Option<Status>,
+    pub attributed: Option<&'a Attributed>,
+    pub base_unavailable: bool,
+}
+
+impl Item<'_> {
+    /// Where the finding is shown: the changed line it is attributed to,
+    /// else its location.
+    pub fn shown_at(&self) -> Location {
+        match self.attributed {
+            Some(a) => Location {
+                path: a.path.clone(),
+                line: a.line,
+                column: 1,
+            },
+            None => self.finding.location.clone(),
+        }
+    }
+
+    /// Current: in the head (or the scanned tree).
+    pub fn current(&self) -> bool {
+        self.status != Some(Status::Fixed)
+    }
+
+    /// What the gate looks at: everything in `scan`, new findings in `diff`.
+    pub fn gateable(&self) -> bool {
+        matches!(self.status, None | Some(Status::New))
+    }
+}
+
+/// What `kpsa diff` adds to a report.
+#[derive(Debug, Clone)]
+pub struct DiffMeta<'a> {
+    pub base_commit: &'a str,
+    pub head_commit: Option<&'a str>,
+    pub config_changes: &'a [ConfigChange],
+    /// `--include-unchanged`: report every current finding, not only new ones.
+    pub include_unchanged: bool,
+}
+
+/// The results of a run, as every report format reads them.
+#[derive(Debug, Clone)]
+pub struct View<'a> {
+    pub run: &'a RunInfo,
+    pub items: Vec<Item<'a>>,
+    pub workloads: &'a [Workload],
+    pub transitions: &'a [Transition],
+    pub errors: &'a [InputError],
+    pub warnings: &'a [String],
+    pub diff: Option<DiffMeta<'a>>,
+}
+
+impl<'a> View<'a> {
+    pub fn scan(result: &'a ScanResult, run: &'a RunInfo) -> Self {
+        View {
+            run,
+            items: result
+                .findings
+                .iter()
+                .map(|f| Item {
+                    finding: f,
+                    status: None,
+                    attributed: None,
+                    base_unavailable: false,
+                })
+                .collect(),
+            workloads: &result.workloads,
+            transitions: &[],
+            errors: &result.errors,
+            warnings: &[],
+            diff: None,
+        }
+    }
+
+    pub fn diff(o: &'a Outcome, run: &'a RunInfo, include_unchanged: bool) -> Self {
+        View {
+            run,
+            items: o
+                .findings
+                .iter()
+                .map(|c| Item {
+                    finding: &c.finding,
+                    status: Some(c.status),
+                    attributed: c.attributed_location.as_ref(),
+                    base_unavailable: c.base_unavailable,
+                })
+                .collect(),
+            workloads: &o.workloads,
+            transitions: &o.transitions,
+            errors: &o.errors,
+            warnings: &o.warnings,
+            diff: Some(DiffMeta {
+                base_commit: &o.base_commit,
+                head_commit: o.head_commit.as_deref(),
+                config_changes: &o.config_changes,
+                include_unchanged,
+            }),
+        }
+    }
+
+    /// Findings the gate counts that are at or above it.
+    pub fn gated(&self) -> Vec<&Item<'a>> {
+        match self.run.fail_on {
+            None => Vec::new(),
+            Some(gate) => self
+                .items
+                .iter()
+                .filter(|i| i.gateable() && i.finding.tier <= gate)
+                .collect(),
+        }
+    }
+
+    /// The checks that ran: every check of the level's tiers in force at the version.
+    pub fn checks(&self) -> Vec<&'static Check> {
+        CHECKS
+            .iter()
+            .copied()
+            .filter(|c| {
+                c.tier <= self.run.level && c.variant_at(self.run.kubernetes_version).is_some()
+            })
+            .collect()
     }
 }

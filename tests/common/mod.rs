@@ -125,6 +125,9 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
         .env("GIT_AUTHOR_EMAIL", "tests@kpsa.invalid")
         .env("GIT_COMMITTER_NAME", "kpsa tests")
         .env("GIT_COMMITTER_EMAIL", "tests@kpsa.invalid")
+        // Fixed dates: the same commits get the same SHAs in every run.
+        .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
+        .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
         .output()
         .expect("git runs");
     assert!(
