@@ -191,6 +191,16 @@ fn result(item: &Item) -> SarifResult {
 /// The SARIF log, and warnings about results left out to stay in GitHub's
 /// limits.
 pub fn render(view: &View, category: &str) -> (String, Vec<String>) {
+    render_within(view, category, MAX_RESULTS, MAX_GZIP_BYTES)
+}
+
+/// [`render`] with explicit limits.
+pub fn render_within(
+    view: &View,
+    category: &str,
+    max_results: usize,
+    max_gzip_bytes: usize,
+) -> (String, Vec<String>) {
     let mut items: Vec<&Item> = view
         .items
         .iter()
@@ -211,8 +221,8 @@ pub fn render(view: &View, category: &str) -> (String, Vec<String>) {
     });
     let mut warnings = Vec::new();
     let total = items.len();
-    if items.len() > MAX_RESULTS {
-        items.truncate(MAX_RESULTS);
+    if items.len() > max_results {
+        items.truncate(max_results);
     }
     let rules: Vec<ReportingDescriptor> = view.checks().into_iter().map(rule).collect();
     let build = |items: &[&Item]| -> String {
@@ -243,15 +253,16 @@ pub fn render(view: &View, category: &str) -> (String, Vec<String>) {
         s
     };
     let mut out = build(&items);
-    while gzip_len(&out) > MAX_GZIP_BYTES && !items.is_empty() {
+    while gzip_len(&out) > max_gzip_bytes && !items.is_empty() {
         let keep = items.len() * 9 / 10;
         items.truncate(keep);
         out = build(&items);
     }
     if items.len() < total {
         warnings.push(format!(
-            "SARIF: {} of {total} results kept to stay within GitHub's limits (25,000 results, 10 MB gzipped); the least severe were left out",
-            items.len()
+            "SARIF: {} of {total} results kept to stay within GitHub's limits ({max_results} results, {} bytes gzipped); the least severe were left out",
+            items.len(),
+            max_gzip_bytes
         ));
     }
     (out, warnings)
@@ -262,4 +273,86 @@ fn gzip_len(s: &str) -> usize {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     let _ = e.write_all(s.as_bytes());
     e.finish().map(|v| v.len()).unwrap_or(usize::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::{Finding, Location};
+    use crate::manifest::ObjectRef;
+    use crate::report::RunInfo;
+
+    fn finding(check: &'static str, tier: Tier, n: u32) -> Finding {
+        Finding {
+            check,
+            tier,
+            severity: tier.severity(),
+            target: "t".into(),
+            object: ObjectRef {
+                api_version: "v1".into(),
+                kind: "Pod".into(),
+                namespace: None,
+                name: format!("p{n}"),
+            },
+            container: None,
+            field: "spec.hostPID".into(),
+            message: format!("finding {n}"),
+            location: Location {
+                path: "a.yaml".into(),
+                line: n,
+                column: 1,
+            },
+            rendered: None,
+            fingerprint: format!("kpsa/v1:{n:032x}"),
+            origin: None,
+            values: Vec::new(),
+            unless_service_account: None,
+        }
+    }
+
+    #[test]
+    fn limits_keep_the_most_severe_results_and_warn() {
+        let run = RunInfo {
+            command: "scan",
+            kubernetes_version: crate::policy::Version::v1(37),
+            version_label: "latest".into(),
+            level: Tier::Hardened,
+            fail_on: Some(Tier::Restricted),
+            root: ".".into(),
+        };
+        let findings: Vec<Finding> = (1..=6)
+            .map(|n| match n % 3 {
+                0 => finding("hostNamespaces", Tier::Baseline, n),
+                1 => finding("runAsNonRoot", Tier::Restricted, n),
+                _ => finding("resourceLimits", Tier::Hardened, n),
+            })
+            .collect();
+        let result = crate::scan::ScanResult {
+            findings,
+            ..Default::default()
+        };
+        let view = View::scan(&result, &run);
+        let (all, warnings) = render_within(&view, "c", 100, 1 << 30);
+        assert!(warnings.is_empty());
+        let v: serde_json::Value = serde_json::from_str(&all).unwrap();
+        assert_eq!(v["runs"][0]["results"].as_array().unwrap().len(), 6);
+
+        let (cut, warnings) = render_within(&view, "c", 3, 1 << 30);
+        let v: serde_json::Value = serde_json::from_str(&cut).unwrap();
+        let levels: Vec<&str> = v["runs"][0]["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["level"].as_str().unwrap())
+            .collect();
+        assert_eq!(levels, vec!["error", "error", "warning"]);
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].contains("3 of 6 results kept"), "{warnings:?}");
+
+        // The gzip limit: a budget below the whole log drops results until it fits.
+        let size = gzip_len(&all);
+        let (small, warnings) = render_within(&view, "c", 100, size - 1);
+        assert!(gzip_len(&small) <= size - 1);
+        assert!(warnings[0].contains("of 6 results kept"), "{warnings:?}");
+    }
 }
