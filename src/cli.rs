@@ -19,7 +19,7 @@ use crate::policy::registry::{self, CHECKS};
 use crate::policy::{Tier, VersionSpec};
 use crate::render::Renderers;
 use crate::report::{self, RunInfo};
-use crate::scan::{STDIN_NAME, ScanOptions};
+use crate::scan::{STDIN_NAME, ScanOptions, ScanResult};
 
 pub const EXIT_OK: i32 = 0;
 pub const EXIT_FINDINGS: i32 = 1;
@@ -41,6 +41,8 @@ enum Command {
     Diff(DiffArgs),
     /// List the targets `scan` would render, and why each is one.
     Targets(TargetsArgs),
+    /// Record today's findings in an accepted-findings file (for `scan --accepted`).
+    Accept(AcceptArgs),
     /// List every check with its tier, severity and policy versions.
     Checks,
     /// Explain a check: what it looks at, why it matters, a failing example and the fix.
@@ -59,6 +61,10 @@ struct ScanArgs {
     /// Read PATHs as plain manifests only (every *.yaml / *.yml below), render nothing.
     #[arg(long)]
     manifests: bool,
+    /// An accepted-findings file (`kpsa accept --write`): report only findings not in it,
+    /// and list its entries that no longer occur.
+    #[arg(long, value_name = "FILE")]
+    accepted: Option<PathBuf>,
     #[command(flatten)]
     common: CommonArgs,
     #[command(flatten)]
@@ -110,6 +116,25 @@ struct EvalArgs {
     /// Print render and evaluation times on standard error.
     #[arg(long)]
     timings: bool,
+    /// A PodSecurityConfiguration (bare, or in an AdmissionConfiguration): cluster
+    /// defaults for unlabelled namespaces, and namespace / runtimeClass exemptions.
+    #[arg(long, value_name = "FILE")]
+    admission_config: Option<PathBuf>,
+    /// List suppressed and accepted findings in the text report too.
+    #[arg(long)]
+    show_suppressed: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct AcceptArgs {
+    /// The accepted-findings file to write (reasons already in it are kept).
+    #[arg(long, value_name = "FILE")]
+    write: PathBuf,
+    /// The reason recorded for new entries.
+    #[arg(long, default_value = "")]
+    reason: String,
+    #[command(flatten)]
+    scan: ScanArgs,
 }
 
 #[derive(clap::Args, Debug)]
@@ -236,6 +261,8 @@ enum FailOn {
     Baseline,
     Restricted,
     Hardened,
+    /// Only findings the namespace's enforce level would refuse.
+    Enforced,
     Never,
 }
 
@@ -294,6 +321,7 @@ pub fn run(args: impl IntoIterator<Item = String>) -> i32 {
     match cli.command {
         Command::Scan(args) => run_scan(args, dests),
         Command::Targets(args) => run_targets(args),
+        Command::Accept(args) => run_accept(args),
         Command::Diff(args) => run_diff(args, dests),
         Command::Checks => {
             for c in CHECKS {
@@ -633,16 +661,18 @@ fn run_targets(args: TargetsArgs) -> i32 {
 
 /// Evaluation settings after flags, then the config, then defaults.
 struct Resolved {
+    show_suppressed: bool,
     opts: ScanOptions,
     renderers: Renderers,
     fail_on: Option<Tier>,
+    gate_enforced: bool,
     version: crate::policy::Version,
     label: String,
     progress: Progress,
     color: bool,
 }
 
-fn resolve(e: &EvalArgs, common: &CommonArgs, config: Option<&Config>) -> Resolved {
+fn resolve(e: &EvalArgs, common: &CommonArgs, config: Option<&Config>) -> Result<Resolved, String> {
     let spec = e
         .kubernetes_version
         .or_else(|| config.and_then(|c| c.kubernetes_version))
@@ -657,11 +687,14 @@ fn resolve(e: &EvalArgs, common: &CommonArgs, config: Option<&Config>) -> Resolv
         .map(tier)
         .or_else(|| config.and_then(|c| c.level))
         .unwrap_or(Tier::Hardened);
+    let gate_enforced = matches!(e.fail_on, Some(FailOn::Enforced))
+        || (e.fail_on.is_none() && config.is_some_and(|c| c.fail_on_enforced));
     let fail_on = match e.fail_on {
         Some(FailOn::Baseline) => Some(Tier::Baseline),
         Some(FailOn::Restricted) => Some(Tier::Restricted),
         Some(FailOn::Hardened) => Some(Tier::Hardened),
-        Some(FailOn::Never) => None,
+        Some(FailOn::Never | FailOn::Enforced) => None,
+        None if gate_enforced => None,
         None => config
             .and_then(|c| c.fail_on)
             .unwrap_or(Some(Tier::Restricted)),
@@ -669,7 +702,37 @@ fn resolve(e: &EvalArgs, common: &CommonArgs, config: Option<&Config>) -> Resolv
     let mut opts = ScanOptions::new(level, version, label.clone());
     if let Some(c) = config {
         opts.kinds.extend(c.pod_templates.iter().cloned());
+        opts.exemptions = c.exemptions.clone();
+        opts.exemptions_source = c.file.file_name().map_or_else(
+            || c.file.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
     }
+    // Admission context: namespaces from the config, cluster defaults and
+    // exemptions from a PodSecurityConfiguration; rendered Namespaces are
+    // added during the scan.
+    let mut ctx = crate::admission::Context::new(version);
+    if let Some(c) = config {
+        for (ns, (labels, line)) in &c.namespaces {
+            let source = format!("namespaces.{ns} in {}:{line}", opts.exemptions_source);
+            ctx.labels.insert(ns.clone(), (labels.clone(), source));
+        }
+    }
+    let admission_config = e
+        .admission_config
+        .clone()
+        .or_else(|| config.and_then(|c| c.admission_config.clone()));
+    if let Some(file) = admission_config {
+        let (defaults, exemptions, warnings) = crate::admission::load_config(&file)
+            .map_err(|err| format!("error in the admission configuration: {err}"))?;
+        for w in warnings {
+            eprintln!("kpsa: warning: {w}");
+        }
+        ctx.defaults = defaults;
+        ctx.exemptions = exemptions;
+        ctx.has_defaults = true;
+    }
+    opts.admission = Some(std::sync::Arc::new(ctx));
     let color = match e.color {
         ColorArg::Always => true,
         ColorArg::Never => false,
@@ -678,15 +741,17 @@ fn resolve(e: &EvalArgs, common: &CommonArgs, config: Option<&Config>) -> Resolv
                 && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
         }
     };
-    Resolved {
+    Ok(Resolved {
         opts,
         renderers: renderers(common, config, version),
         fail_on,
+        gate_enforced,
         version,
         label,
         progress: Progress::detect(e.quiet),
         color,
-    }
+        show_suppressed: e.show_suppressed,
+    })
 }
 
 fn warn_version(e: &EvalArgs, config: Option<&Config>) {
@@ -740,25 +805,20 @@ fn emit(write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) -> R
     }
 }
 
-fn run_scan(args: ScanArgs, dests: Destinations) -> i32 {
-    let s = match setup(&args.common, &args.paths) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
+/// Plan, render and evaluate what `scan` (and `accept`) look at.
+fn scan_snapshot(args: &ScanArgs) -> Result<(Setup, Resolved, ScanResult), i32> {
+    let s = setup(&args.common, &args.paths)?;
     let config = s.config.as_ref();
     warn_version(&args.eval, config);
-    let r = resolve(&args.eval, &args.common, config);
-    let plan = match make_plan(&s, &args.paths, args.manifests, Some(&args.helm)) {
-        Ok(p) => p,
-        Err(m) => {
-            eprintln!("kpsa: {m}");
-            return EXIT_USAGE;
-        }
-    };
-    let pool = match thread_pool(&args.eval, config) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
+    let r = resolve(&args.eval, &args.common, config).map_err(|m| {
+        eprintln!("kpsa: {m}");
+        EXIT_USAGE
+    })?;
+    let plan = make_plan(&s, &args.paths, args.manifests, Some(&args.helm)).map_err(|m| {
+        eprintln!("kpsa: {m}");
+        EXIT_USAGE
+    })?;
+    let pool = thread_pool(&args.eval, config)?;
     let snapshot = pool.install(|| {
         pipeline::run(
             &s.root,
@@ -772,14 +832,77 @@ fn run_scan(args: ScanArgs, dests: Destinations) -> i32 {
     if args.eval.timings {
         print_timings(&snapshot.timings);
     }
-    let result = snapshot.result;
+    Ok((s, r, snapshot.result))
+}
+
+fn run_accept(args: AcceptArgs) -> i32 {
+    let (_, _, result) = match scan_snapshot(&args.scan) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    if !result.errors.is_empty() {
+        for e in &result.errors {
+            eprintln!("kpsa: error: {}: {}", e.path, e.message);
+        }
+        eprintln!(
+            "kpsa: {} not written: the scan is incomplete",
+            args.write.display()
+        );
+        return EXIT_INPUT;
+    }
+    let previous = if args.write.exists() {
+        match crate::accepted::load(&args.write) {
+            Ok(f) => Some(f),
+            Err(m) => {
+                eprintln!("kpsa: {m}");
+                return EXIT_USAGE;
+            }
+        }
+    } else {
+        None
+    };
+    let file = crate::accepted::build(&result.findings, previous.as_ref(), &args.reason);
+    if let Err(e) = std::fs::write(&args.write, crate::accepted::render(&file)) {
+        eprintln!("kpsa: cannot write {}: {e}", args.write.display());
+        return EXIT_INPUT;
+    }
+    eprintln!(
+        "kpsa: {} finding(s) accepted in {}",
+        file.findings.len(),
+        args.write.display()
+    );
+    EXIT_OK
+}
+
+fn run_scan(args: ScanArgs, dests: Destinations) -> i32 {
+    let (s, r, mut result) = match scan_snapshot(&args) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    if let Some(path) = &args.accepted {
+        match crate::accepted::load(path) {
+            Ok(file) => {
+                result.accepted = Some(crate::accepted::apply(
+                    &mut result.findings,
+                    &file,
+                    &path.display().to_string(),
+                ))
+            }
+            Err(m) => {
+                eprintln!("kpsa: {m}");
+                return EXIT_USAGE;
+            }
+        }
+    }
     let run = RunInfo {
         command: "scan",
         kubernetes_version: r.version,
         version_label: r.label,
         level: r.opts.tier,
         fail_on: r.fail_on,
+        gate_enforced: r.gate_enforced,
         root: s.root.clone(),
+        show_suppressed: r.show_suppressed,
     };
     let view = report::View::scan(&result, &run);
     let written = write_reports(&dests, |format| {
@@ -795,7 +918,7 @@ fn run_scan(args: ScanArgs, dests: Destinations) -> i32 {
     }
     if !result.errors.is_empty() {
         EXIT_INPUT
-    } else if report::gated(&result, r.fail_on) > 0 {
+    } else if report::gated(&result, &run) > 0 {
         EXIT_FINDINGS
     } else {
         EXIT_OK
@@ -817,7 +940,7 @@ fn run_diff(args: DiffArgs, dests: Destinations) -> i32 {
     let resolved = std::cell::RefCell::new(None);
     let settings = |config: Option<&Config>| {
         warn_version(&args.eval, config);
-        let r = resolve(&args.eval, &args.common, config);
+        let r = resolve(&args.eval, &args.common, config)?;
         let jobs = args
             .eval
             .jobs
@@ -825,7 +948,7 @@ fn run_diff(args: DiffArgs, dests: Destinations) -> i32 {
             .unwrap_or(0);
         let out = (r.opts.clone(), r.renderers.clone(), r.progress, jobs);
         *resolved.borrow_mut() = Some(r);
-        out
+        Ok(out)
     };
     let outcome = match compare::run(&req, &settings) {
         Ok(o) => o,
@@ -835,6 +958,10 @@ fn run_diff(args: DiffArgs, dests: Destinations) -> i32 {
         }
         Err(compare::Failure::Config(e)) => {
             eprintln!("kpsa: error in the config: {e}");
+            return EXIT_USAGE;
+        }
+        Err(compare::Failure::Settings(m)) => {
+            eprintln!("kpsa: {m}");
             return EXIT_USAGE;
         }
     };
@@ -850,7 +977,9 @@ fn run_diff(args: DiffArgs, dests: Destinations) -> i32 {
         version_label: r.label,
         level: r.opts.tier,
         fail_on: r.fail_on,
+        gate_enforced: r.gate_enforced,
         root: outcome.head_root.clone(),
+        show_suppressed: r.show_suppressed,
     };
     for w in &outcome.warnings {
         eprintln!("kpsa: warning: {w}");
@@ -874,8 +1003,7 @@ fn run_diff(args: DiffArgs, dests: Destinations) -> i32 {
     let gated = outcome
         .findings
         .iter()
-        .filter(|c| c.status == crate::diff::Status::New)
-        .filter(|c| r.fail_on.is_some_and(|g| c.finding.tier <= g))
+        .filter(|c| c.status == crate::diff::Status::New && run.gates(&c.finding))
         .count();
     if !outcome.errors.is_empty() {
         EXIT_INPUT

@@ -100,6 +100,8 @@ pub enum Failure {
     Git(GitError),
     /// Exit 2: the configuration is invalid.
     Config(config::ConfigError),
+    /// Exit 2: a setting it names is invalid (an admission configuration).
+    Settings(String),
 }
 
 /// The head snapshot: the working tree, or a commit.
@@ -120,7 +122,8 @@ impl HeadTree {
 /// The settings the configuration decides, to be merged with flags.
 /// Returns the scan options, the renderers, the progress style and the
 /// number of worker threads (0: all cores).
-pub type Settings<'a> = &'a dyn Fn(Option<&Config>) -> (ScanOptions, Renderers, Progress, usize);
+pub type Settings<'a> =
+    &'a dyn Fn(Option<&Config>) -> Result<(ScanOptions, Renderers, Progress, usize), String>;
 
 /// Run the comparison.
 pub fn run(req: &Request, settings: Settings) -> Result<Outcome, Failure> {
@@ -207,7 +210,8 @@ pub fn run(req: &Request, settings: Settings) -> Result<Outcome, Failure> {
             base_text.is_some() != head_text.is_some(),
         )
     };
-    let (scan_opts, renderers, progress, jobs) = settings(head_cfg.as_ref());
+    let (scan_opts, renderers, progress, jobs) =
+        settings(head_cfg.as_ref()).map_err(Failure::Settings)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
         .build()
@@ -372,6 +376,11 @@ pub fn run(req: &Request, settings: Settings) -> Result<Outcome, Failure> {
         ))
     });
     let transitions = transitions(&base_side, &head_side, &added);
+    let mut config_changes = config_changes;
+    config_changes.extend(suppression_changes(
+        &base_snap.result.findings,
+        &head_snap.result.findings,
+    ));
     let mut timings = head_snap.timings.clone();
     timings.rendered += base_snap.timings.rendered;
     timings.render_wall += base_snap.timings.render_wall;
@@ -400,6 +409,42 @@ pub fn run(req: &Request, settings: Settings) -> Result<Outcome, Failure> {
             HeadTree::Work(_) => None,
         }),
     })
+}
+
+/// Findings whose suppression the change added or removed: a change must
+/// not quietly accept its own findings.
+fn suppression_changes(
+    base: &[crate::finding::Finding],
+    head: &[crate::finding::Finding],
+) -> Vec<ConfigChange> {
+    let describe = |f: &crate::finding::Finding| -> Option<String> {
+        f.suppression.as_ref().filter(|s| s.active).map(|s| {
+            format!(
+                "suppressed by {}: {}",
+                s.source,
+                s.reason.clone().unwrap_or_default()
+            )
+        })
+    };
+    let base_by_fp: BTreeMap<&str, &crate::finding::Finding> =
+        base.iter().map(|f| (f.fingerprint.as_str(), f)).collect();
+    let mut out = Vec::new();
+    for h in head {
+        let b = base_by_fp.get(h.fingerprint.as_str());
+        let (before, after) = (b.and_then(|b| describe(b)), describe(h));
+        if before != after && (b.is_some() || after.is_some()) {
+            let who = match &h.container {
+                Some(c) => format!("{}, container {c}", h.object.display()),
+                None => h.object.display(),
+            };
+            out.push(ConfigChange {
+                setting: format!("suppression: {} on {who} (target {})", h.check, h.target),
+                base: before,
+                head: after,
+            });
+        }
+    }
+    out
 }
 
 /// `.kpsa.yaml` from the working directory up to the root of a tree.
@@ -524,6 +569,33 @@ fn describe(c: Option<&Config>, root: &Path) -> BTreeMap<String, String> {
     }
     if let Some(j) = c.jobs {
         m.insert("jobs".into(), j.to_string());
+    }
+    for (i, e) in c.exemptions.iter().enumerate() {
+        let pat = |p: &Option<String>| p.clone().unwrap_or_else(|| "*".into());
+        m.insert(
+            format!("exemptions[{i}]"),
+            format!(
+                "target={} namespace={} kind={} name={} container={} check={} reason={} until={}",
+                pat(&e.target),
+                pat(&e.namespace),
+                pat(&e.kind),
+                pat(&e.name),
+                pat(&e.container),
+                pat(&e.check),
+                e.reason.as_deref().unwrap_or("-"),
+                e.until.as_deref().unwrap_or("-")
+            ),
+        );
+    }
+    for (ns, (labels, _)) in &c.namespaces {
+        let l: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        m.insert(format!("namespaces.{ns}"), l.join(" "));
+    }
+    if let Some(a) = &c.admission_config {
+        m.insert("admission-config".into(), rel(a));
+    }
+    if c.fail_on_enforced {
+        m.insert("fail-on".into(), "enforced".into());
     }
     for (i, t) in c.targets.iter().enumerate() {
         let name = t.name.clone().unwrap_or_else(|| format!("#{}", i + 1));

@@ -24,14 +24,41 @@ pub struct Config {
     pub file: PathBuf,
     pub level: Option<Tier>,
     pub kubernetes_version: Option<VersionSpec>,
-    /// `Some(None)` is `fail-on: never`.
+    /// `Some(None)` is `fail-on: never` (or `enforced`, with `fail_on_enforced`).
     pub fail_on: Option<Option<Tier>>,
+    /// `fail-on: enforced`.
+    pub fail_on_enforced: bool,
     pub helm: Option<PathBuf>,
     pub kustomize: Option<PathBuf>,
     pub render_timeout: Option<Duration>,
     pub jobs: Option<usize>,
     pub targets: Vec<TargetSpec>,
     pub pod_templates: Vec<PodTemplateKind>,
+    /// Pod Security labels of namespaces that live elsewhere (keys without
+    /// the `pod-security.kubernetes.io/` prefix), with the line they are on.
+    pub namespaces:
+        std::collections::BTreeMap<String, (std::collections::BTreeMap<String, String>, u32)>,
+    /// A `PodSecurityConfiguration` for cluster defaults and exemptions.
+    pub admission_config: Option<PathBuf>,
+    /// Accepted findings, by pattern.
+    pub exemptions: Vec<Exemption>,
+}
+
+/// An exemption: findings it matches are suppressed (with its reason,
+/// until its expiry). Unset patterns match everything; patterns are globs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Exemption {
+    pub target: Option<String>,
+    pub namespace: Option<String>,
+    pub kind: Option<String>,
+    pub name: Option<String>,
+    pub container: Option<String>,
+    pub check: Option<String>,
+    pub reason: Option<String>,
+    /// `YYYY-MM-DD`, UTC, inclusive.
+    pub until: Option<String>,
+    /// Where it is, for messages.
+    pub line: u32,
 }
 
 /// A target as written in the config; paths are already joined to the
@@ -153,6 +180,9 @@ pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
             "jobs",
             "targets",
             "pod-templates",
+            "namespaces",
+            "admission-config",
+            "exemptions",
         ],
     )?;
     match root.get("version") {
@@ -170,7 +200,46 @@ pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
         let v = &e.value;
         match e.key.as_str() {
             "level" => config.level = Some(r.tier(v, "level", false)?.expect("not never")),
-            "fail-on" => config.fail_on = Some(r.tier(v, "fail-on", true)?),
+            "fail-on" => {
+                if v.scalar_text() == Some("enforced") {
+                    config.fail_on = Some(None);
+                    config.fail_on_enforced = true;
+                } else {
+                    config.fail_on = Some(r.tier(v, "fail-on", true)?);
+                }
+            }
+            "admission-config" => {
+                config.admission_config = Some(dir.join(r.string(v, "admission-config")?))
+            }
+            "namespaces" => {
+                for e in r.map(v, "namespaces")? {
+                    let entries = r.map(&e.value, "namespaces.<name>")?;
+                    r.known_keys(
+                        entries,
+                        "a namespace",
+                        &[
+                            "enforce",
+                            "enforce-version",
+                            "audit",
+                            "audit-version",
+                            "warn",
+                            "warn-version",
+                        ],
+                    )?;
+                    let mut labels = std::collections::BTreeMap::new();
+                    for l in entries {
+                        labels.insert(l.key.clone(), r.string(&l.value, &l.key)?);
+                    }
+                    config
+                        .namespaces
+                        .insert(e.key.clone(), (labels, e.value.pos.line));
+                }
+            }
+            "exemptions" => {
+                for item in r.seq(v, "exemptions")? {
+                    config.exemptions.push(r.exemption(item)?);
+                }
+            }
             "kubernetes-version" => {
                 let s = r.string(v, "kubernetes-version")?;
                 config.kubernetes_version = Some(s.parse().map_err(|m: String| {
@@ -300,7 +369,7 @@ impl Reader<'_> {
                 Some(node.pos),
                 &format!("`{what}` cannot be {s:?}"),
                 Some(if never {
-                    "one of baseline, restricted, hardened, never"
+                    "one of baseline, restricted, hardened, enforced, never"
                 } else {
                     "one of baseline, restricted, hardened"
                 }),
@@ -426,6 +495,65 @@ impl Reader<'_> {
             }
         }
         Ok(spec)
+    }
+
+    fn exemption(&self, node: &Node) -> Result<Exemption, ConfigError> {
+        let entries = self.map(node, "exemptions[]")?;
+        self.known_keys(
+            entries,
+            "an exemption",
+            &[
+                "target",
+                "namespace",
+                "kind",
+                "name",
+                "container",
+                "check",
+                "reason",
+                "until",
+            ],
+        )?;
+        let mut e = Exemption {
+            line: node.pos.line,
+            ..Exemption::default()
+        };
+        for x in entries {
+            let text = self.string(&x.value, &x.key)?;
+            let v = Some(text.clone());
+            if matches!(
+                x.key.as_str(),
+                "target" | "namespace" | "kind" | "name" | "container" | "check"
+            ) {
+                globset::Glob::new(v.as_deref().unwrap_or_default()).map_err(|g| {
+                    self.err(
+                        Some(x.value.pos),
+                        &format!("`{}` is not a valid glob: {g}", x.key),
+                        None,
+                    )
+                })?;
+            }
+            match x.key.as_str() {
+                "target" => e.target = v,
+                "namespace" => e.namespace = v,
+                "kind" => e.kind = v,
+                "name" => e.name = v,
+                "container" => e.container = v,
+                "check" => e.check = v,
+                "reason" => e.reason = v,
+                _ => {
+                    let d = text;
+                    if crate::suppress::parse_date(&d).is_none() {
+                        return Err(self.err(
+                            Some(x.value.pos),
+                            &format!("`until` must be a date YYYY-MM-DD, not {d:?}"),
+                            None,
+                        ));
+                    }
+                    e.until = Some(d);
+                }
+            }
+        }
+        Ok(e)
     }
 
     fn pod_template(&self, node: &Node) -> Result<PodTemplateKind, ConfigError> {

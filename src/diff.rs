@@ -89,12 +89,14 @@ pub struct Side<'a> {
 /// the head side (then nothing is known); head findings of an existing
 /// target that was not evaluated on the base side are unchanged by
 /// construction (kpsa skipped it because none of its inputs changed).
-/// `added` holds the head targets that do not exist on the base side.
+/// `added` holds the head targets that do not exist on the base side. A
+/// finding the base suppressed (or accepted) and the head does not is new.
 pub fn classify(base: &Side, head: &Side, added: &BTreeSet<String>) -> Vec<Classified> {
-    let base_fps: HashSet<&str> = base
+    // Fingerprint → whether the base suppressed or accepted it.
+    let base_fps: std::collections::HashMap<&str, bool> = base
         .findings
         .iter()
-        .map(|f| f.fingerprint.as_str())
+        .map(|f| (f.fingerprint.as_str(), f.waived()))
         .collect();
     let head_fps: HashSet<&str> = head
         .findings
@@ -106,10 +108,12 @@ pub fn classify(base: &Side, head: &Side, added: &BTreeSet<String>) -> Vec<Class
         let base_unavailable = base.failed.contains(&f.target);
         let skipped =
             !base.evaluated.contains(&f.target) && !base_unavailable && !added.contains(&f.target);
-        let status = if base_fps.contains(f.fingerprint.as_str()) || skipped {
-            Status::Unchanged
-        } else {
-            Status::New
+        // A finding whose suppression the change removed is new.
+        let status = match base_fps.get(f.fingerprint.as_str()) {
+            Some(true) if !f.waived() => Status::New,
+            Some(_) => Status::Unchanged,
+            None if skipped => Status::Unchanged,
+            None => Status::New,
         };
         out.push(Classified {
             finding: f.clone(),

@@ -63,7 +63,17 @@ pub struct Finding {
     /// Where the field is in the target's rendered output (None for plain
     /// manifests, whose location is exact).
     pub rendered: Option<Position>,
+    /// What the namespace's Pod Security Admission would do, when known.
+    pub admission: Option<crate::admission::Outcome>,
+    /// A suppression that names this finding (it suppresses when `active`).
+    pub suppression: Option<crate::suppress::Suppression>,
+    /// In the accepted-findings file (`--accepted`).
+    pub accepted: bool,
     pub fingerprint: String,
+    /// The namespace admission places the object in (its own, else the
+    /// renderer's, else `default`).
+    #[serde(skip)]
+    pub namespace: String,
     #[serde(skip)]
     pub origin: Option<Box<Origin>>,
     /// Offending values, part of the identity.
@@ -89,9 +99,16 @@ pub struct Workload {
     /// `violates PodSecurity "baseline:v1.37": …`, or null when allowed.
     pub baseline: Option<String>,
     pub restricted: Option<String>,
+    /// What the namespace's Pod Security Admission would do, when known.
+    pub admission: Option<crate::admission::Outcome>,
 }
 
 impl Finding {
+    /// Suppressed or accepted: reported, but not at the gate.
+    pub fn waived(&self) -> bool {
+        self.accepted || self.suppression.as_ref().is_some_and(|s| s.active)
+    }
+
     fn identity(&self) -> String {
         let subject = match &self.container {
             Some(name) => format!("container:{name}"),
@@ -170,6 +187,10 @@ mod tests {
             },
             rendered: None,
             origin: None,
+            admission: None,
+            suppression: None,
+            accepted: false,
+            namespace: String::new(),
             fingerprint: String::new(),
             values: values.iter().map(|s| s.to_string()).collect(),
             unless_service_account: None,

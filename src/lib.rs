@@ -5,6 +5,8 @@
 //! no I/O) → [`finding`] (identity, location) → [`scan`] (orchestration) →
 //! [`report`] (bytes for people and machines).
 
+pub mod accepted;
+pub mod admission;
 pub mod attribute;
 pub mod cli;
 pub mod compare;
@@ -22,4 +24,5 @@ pub mod provenance;
 pub mod render;
 pub mod report;
 pub mod scan;
+pub mod suppress;
 pub mod tree;

@@ -176,6 +176,12 @@ pub fn run(
                             ),
                             text: ok.text,
                             kustomize,
+                            namespace: match &t.source {
+                                Source::Helm(h) => Some(
+                                    h.spec.namespace.clone().unwrap_or_else(|| "default".into()),
+                                ),
+                                _ => None,
+                            },
                         }));
                         producers.insert(t.id.clone(), ok.producer);
                     }

@@ -12,10 +12,12 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::admission;
 use crate::finding::{
     Finding, Location, Origin, Position, Workload, assign_fingerprints, container_of,
 };
@@ -47,6 +49,9 @@ pub struct RenderedInput {
     pub text: String,
     /// Kustomize output: read and strip the origin annotations.
     pub kustomize: bool,
+    /// The namespace the renderer puts objects in that name none (Helm's
+    /// release namespace).
+    pub namespace: Option<String>,
 }
 
 /// One stream to read.
@@ -54,6 +59,8 @@ struct Stream {
     name: String,
     target: String,
     source: StreamSource,
+    /// The namespace of objects that name none.
+    namespace: Option<String>,
 }
 
 enum StreamSource {
@@ -74,6 +81,14 @@ pub struct ScanOptions {
     pub limits: Limits,
     /// Documents' bytes per parallel batch.
     pub batch_bytes: usize,
+    /// Namespace policies, cluster defaults and exemptions known before the
+    /// scan; Namespaces found in the input are added to it.
+    pub admission: Option<Arc<admission::Context>>,
+    /// Exemptions from the config, and the config's name for messages.
+    pub exemptions: Vec<crate::config::Exemption>,
+    pub exemptions_source: String,
+    /// Today (days since 1970-01-01, UTC), for suppression expiry.
+    pub today: i64,
 }
 
 impl ScanOptions {
@@ -85,6 +100,10 @@ impl ScanOptions {
             kinds: crate::manifest::workload::default_pod_template_kinds(),
             limits: Limits::default(),
             batch_bytes: 4 * 1024 * 1024,
+            admission: None,
+            exemptions: Vec::new(),
+            exemptions_source: String::new(),
+            today: crate::suppress::today(),
         }
     }
 }
@@ -134,6 +153,8 @@ pub struct ScanResult {
     pub stats: Stats,
     /// Standard input as read, so reports can show code frames for it.
     pub stdin_text: Option<String>,
+    /// What `--accepted FILE` matched, and its stale entries.
+    pub accepted: Option<crate::accepted::Applied>,
 }
 
 /// The display name of standard input.
@@ -160,6 +181,7 @@ pub fn scan(inputs: &[Input], opts: &ScanOptions) -> ScanResult {
                 name: STDIN_NAME.into(),
                 target: STDIN_NAME.into(),
                 source: StreamSource::Stdin,
+                namespace: None,
             }),
             Input::Path { path, target } => {
                 let mut found = Vec::new();
@@ -169,6 +191,7 @@ pub fn scan(inputs: &[Input], opts: &ScanOptions) -> ScanResult {
                         target: target.clone().unwrap_or_else(|| name.clone()),
                         name,
                         source: StreamSource::Disk(path),
+                        namespace: None,
                     });
                 }
             }
@@ -177,6 +200,7 @@ pub fn scan(inputs: &[Input], opts: &ScanOptions) -> ScanResult {
                     name: r.name.clone(),
                     target: r.target.clone(),
                     source: StreamSource::Rendered(rendered.len(), r.kustomize),
+                    namespace: r.namespace.clone(),
                 });
                 rendered.push(&r.text);
             }
@@ -204,6 +228,49 @@ pub fn scan(inputs: &[Input], opts: &ScanOptions) -> ScanResult {
             )),
         }
     }
+    // Namespaces anywhere in the input decide the admission context of
+    // every pod spec: find them first (a byte search skips files without one).
+    let mut scan_opts = opts.clone();
+    if let Some(ctx) = &opts.admission {
+        let mut ctx = (**ctx).clone();
+        for stream in &files {
+            let owned;
+            let bytes: &[u8] = match &stream.source {
+                StreamSource::Stdin => stdin_bytes.as_deref().unwrap_or_default(),
+                StreamSource::Rendered(i, _) => rendered[*i].as_bytes(),
+                StreamSource::Disk(p) => {
+                    owned = std::fs::read(p).unwrap_or_default();
+                    &owned
+                }
+            };
+            if !bytes.windows(9).any(|w| w == b"Namespace") {
+                continue;
+            }
+            for chunk in Chunker::new(
+                bytes,
+                opts.limits.max_document_bytes,
+                opts.limits.max_file_bytes,
+            )
+            .flatten()
+            {
+                let Ok(text) = chunk.text else { continue };
+                if !text.contains("Namespace") {
+                    continue;
+                }
+                for doc in parse_documents(&text, chunk.first_line, opts.limits).unwrap_or_default()
+                {
+                    for object in objects(&doc) {
+                        if let Some((ns, labels)) = admission::namespace_labels(object.node) {
+                            let source = format!("Namespace {ns} in {}", stream.target);
+                            ctx.labels.insert(ns, (labels, source));
+                        }
+                    }
+                }
+            }
+        }
+        scan_opts.admission = (!ctx.is_empty()).then(|| Arc::new(ctx));
+    }
+    let opts = &scan_opts;
     for (index, stream) in files.iter().enumerate() {
         let name = &stream.name;
         let reader: Box<dyn BufRead> = match &stream.source {
@@ -251,6 +318,12 @@ pub fn scan(inputs: &[Input], opts: &ScanOptions) -> ScanResult {
     outcomes.extend(run_batch(batch, &files, opts));
     result.stdin_text = stdin_bytes.and_then(|bytes| String::from_utf8(bytes).ok());
     merge(outcomes, &mut result);
+    crate::suppress::apply_config(
+        &mut result.findings,
+        &opts.exemptions,
+        &opts.exemptions_source,
+        opts.today,
+    );
     result
 }
 
@@ -508,6 +581,17 @@ fn process_chunk(stream: &Stream, chunk: Chunk, opts: &ScanOptions) -> Outcome {
             }
             let baseline = evaluation.verdict(PssLevel::Baseline);
             let restricted = evaluation.verdict(PssLevel::Restricted);
+            // An object's namespace: its own, else the renderer's, else `default`.
+            let namespace = r
+                .namespace
+                .clone()
+                .or_else(|| stream.namespace.clone())
+                .unwrap_or_else(|| "default".into());
+            let rule = crate::suppress::annotation_rule(object.node, view.metadata, &r.display());
+            let assessed = opts
+                .admission
+                .as_ref()
+                .and_then(|a| admission::assess(a, &namespace, &view, &evaluation, &ctx));
             let at = |pos: crate::manifest::Pos| Location {
                 path: path.into(),
                 line: pos.line,
@@ -529,6 +613,7 @@ fn process_chunk(stream: &Stream, chunk: Chunk, opts: &ScanOptions) -> Outcome {
                 level: PssLevel::met(&baseline, &restricted),
                 baseline: baseline.admission_message(PssLevel::Baseline, &opts.version_label),
                 restricted: restricted.admission_message(PssLevel::Restricted, &opts.version_label),
+                admission: assessed.as_ref().map(|a| a.outcome(None)),
             });
             for v in evaluation.violations(opts.tier) {
                 let field = format!("{}{}", view.prefix, v.field);
@@ -539,7 +624,7 @@ fn process_chunk(stream: &Stream, chunk: Chunk, opts: &ScanOptions) -> Outcome {
                     );
                     Box::new(o)
                 });
-                out.findings.push(Finding {
+                let mut finding = Finding {
                     check: v.check,
                     tier: v.tier,
                     severity: v.tier.severity(),
@@ -551,10 +636,16 @@ fn process_chunk(stream: &Stream, chunk: Chunk, opts: &ScanOptions) -> Outcome {
                     location: at(v.pos),
                     rendered: rendered_at(v.pos),
                     origin,
+                    admission: assessed.as_ref().map(|a| a.outcome(Some(v.check))),
+                    suppression: None,
+                    accepted: false,
+                    namespace: namespace.clone(),
                     fingerprint: String::new(),
                     values: v.values,
                     unless_service_account: v.unless_service_account,
-                });
+                };
+                finding.suppression = rule.as_ref().and_then(|x| x.apply(&finding, opts.today));
+                out.findings.push(finding);
             }
         }
     }

@@ -4,7 +4,8 @@
 //! It always holds every current finding (all of the head's in `kpsa
 //! diff`): GitLab itself compares the merge request's report with the
 //! target branch's to show what is new and what is fixed, so a report of
-//! only new findings would make every old one look fixed.
+//! only new findings would make every old one look fixed. Suppressed and
+//! accepted findings are left out: the team accepted them.
 
 use serde::Serialize;
 
@@ -54,7 +55,7 @@ pub fn render(view: &View) -> String {
     let issues: Vec<Issue> = view
         .items
         .iter()
-        .filter(|i| i.current())
+        .filter(|i| i.current() && !i.finding.waived())
         .map(|i| {
             let f = i.finding;
             let who = match &f.container {

@@ -18,6 +18,8 @@ struct Report<'a> {
     findings: &'a [Finding],
     workloads: &'a [Workload],
     errors: &'a [InputError],
+    /// `--accepted FILE`: matches and stale entries.
+    accepted: Option<&'a crate::accepted::Applied>,
 }
 
 /// What every report starts with.
@@ -42,7 +44,7 @@ impl<'a> Header<'a> {
             command: run.command,
             kubernetes_version: run.kubernetes_version.to_string(),
             level: run.level.as_str(),
-            fail_on: run.fail_on.map_or("never", |t| t.as_str()),
+            fail_on: run.gate_name(),
         }
     }
 }
@@ -70,6 +72,8 @@ struct Summary<'a> {
     #[serde(flatten)]
     stats: &'a Stats,
     findings: Counts,
+    /// Findings suppressed (annotation or config) or accepted.
+    suppressed: usize,
     gated: usize,
     errors: usize,
 }
@@ -92,13 +96,15 @@ pub fn write(
         header: Header::new(run),
         summary: Summary {
             stats: &result.stats,
-            findings: Counts::of(result.findings.iter()),
-            gated: super::gated(result, run.fail_on),
+            findings: Counts::of(result.findings.iter().filter(|f| !f.waived())),
+            suppressed: result.findings.iter().filter(|f| f.waived()).count(),
+            gated: super::gated(result, run),
             errors: result.errors.len(),
         },
         findings: &result.findings,
         workloads: &result.workloads,
         errors: &result.errors,
+        accepted: result.accepted.as_ref(),
     };
     serde_json::to_writer_pretty(&mut *out, &report)?;
     out.write_all(b"\n")
@@ -141,8 +147,10 @@ struct TargetCounts {
 struct DiffSummary<'a> {
     #[serde(flatten)]
     stats: &'a Stats,
-    /// New findings by tier.
+    /// New findings by tier (not suppressed).
     findings: Counts,
+    /// New or unchanged findings that are suppressed.
+    suppressed: usize,
     new: usize,
     fixed: usize,
     unchanged: usize,
@@ -178,7 +186,12 @@ pub fn write_diff(
         },
         summary: DiffSummary {
             stats: &o.stats,
-            findings: Counts::of(new.iter().copied()),
+            findings: Counts::of(new.iter().copied().filter(|f| !f.waived())),
+            suppressed: o
+                .findings
+                .iter()
+                .filter(|c| c.status != Status::Fixed && c.finding.waived())
+                .count(),
             new: new.len(),
             fixed: status(Status::Fixed),
             unchanged: status(Status::Unchanged),

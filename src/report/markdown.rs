@@ -94,6 +94,8 @@ pub struct FindingCtx {
     pub attributed: bool,
     pub base_unavailable: bool,
     pub fingerprint: String,
+    /// What the namespace's Pod Security Admission would do, when known.
+    pub admission: Option<String>,
     /// Why the check matters, and the fixed example (YAML).
     pub why: &'static str,
     pub fix: &'static str,
@@ -131,6 +133,7 @@ pub fn finding_ctx(item: &Item, link_base: Option<&str>) -> FindingCtx {
         attributed: item.attributed.is_some(),
         base_unavailable: item.base_unavailable,
         fingerprint: f.fingerprint.clone(),
+        admission: f.admission.as_ref().map(|a| a.describe()),
         why: doc.map_or("", |d| d.why),
         fix: doc.map_or("", |d| d.fix),
     }
@@ -198,6 +201,8 @@ struct SummaryCtx {
     counts: Counts,
     fixed: usize,
     unchanged: usize,
+    /// Suppressed or accepted findings, not listed.
+    suppressed: usize,
     unattributed: usize,
     config_changes: Vec<ConfigCtx>,
     transitions: Vec<TransitionCtx>,
@@ -221,7 +226,16 @@ pub fn summary(
 ) -> Result<String, String> {
     let diff = view.diff.is_some();
     // What the summary lists: new findings in diff, every finding in scan.
-    let mut shown: Vec<&Item> = view.items.iter().filter(|i| i.gateable()).collect();
+    let mut shown: Vec<&Item> = view
+        .items
+        .iter()
+        .filter(|i| i.gateable() && !i.finding.waived())
+        .collect();
+    let suppressed = view
+        .items
+        .iter()
+        .filter(|i| i.gateable() && i.finding.waived())
+        .count();
     shown.sort_by(|a, b| {
         (
             a.finding.tier,
@@ -245,7 +259,7 @@ pub fn summary(
         low: count(Severity::Low),
         total,
     };
-    let fail_on = view.run.fail_on.map_or("never", |t| t.as_str());
+    let fail_on = view.run.gate_name();
     let what = if diff { "new finding" } else { "finding" };
     let headline = match (view.errors.is_empty(), gated) {
         (false, _) => format!(
@@ -307,6 +321,7 @@ pub fn summary(
             counts: counts.clone(),
             fixed: status(Status::Fixed),
             unchanged: status(Status::Unchanged),
+            suppressed,
             unattributed: if diff {
                 shown.iter().filter(|i| i.attributed.is_none()).count()
             } else {
@@ -430,6 +445,10 @@ mod tests {
                 column: 11,
             },
             rendered: None,
+            admission: None,
+            suppression: None,
+            accepted: false,
+            namespace: String::new(),
             fingerprint: "kpsa/v1:0123456789abcdef0123456789abcdef".into(),
             origin: None,
             values: Vec::new(),

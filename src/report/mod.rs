@@ -29,16 +29,40 @@ pub struct RunInfo {
     pub version_label: String,
     pub level: Tier,
     pub fail_on: Option<Tier>,
+    /// `--fail-on enforced`: fail only on findings the namespace's enforce
+    /// mode would refuse.
+    pub gate_enforced: bool,
     /// The repository root; locations are relative to it.
     pub root: std::path::PathBuf,
+    /// List suppressed and accepted findings in text output.
+    pub show_suppressed: bool,
 }
 
-/// Findings at or above the gate: their tier is the gate's tier or more severe.
-pub fn gated(result: &ScanResult, fail_on: Option<Tier>) -> usize {
-    match fail_on {
-        None => 0,
-        Some(gate) => result.findings.iter().filter(|f| f.tier <= gate).count(),
+impl RunInfo {
+    /// Whether a finding is at or above the gate.
+    pub fn gates(&self, f: &Finding) -> bool {
+        if f.waived() {
+            false
+        } else if self.gate_enforced {
+            f.admission.as_ref().is_some_and(|a| a.refused)
+        } else {
+            self.fail_on.is_some_and(|g| f.tier <= g)
+        }
     }
+
+    /// The gate as `--fail-on` names it.
+    pub fn gate_name(&self) -> &'static str {
+        if self.gate_enforced {
+            "enforced"
+        } else {
+            self.fail_on.map_or("never", |t| t.as_str())
+        }
+    }
+}
+
+/// Findings at or above the gate.
+pub fn gated(result: &ScanResult, run: &RunInfo) -> usize {
+    result.findings.iter().filter(|f| run.gates(f)).count()
 }
 
 /// One finding as the reports show it.
@@ -148,14 +172,10 @@ impl<'a> View<'a> {
 
     /// Findings the gate counts that are at or above it.
     pub fn gated(&self) -> Vec<&Item<'a>> {
-        match self.run.fail_on {
-            None => Vec::new(),
-            Some(gate) => self
-                .items
-                .iter()
-                .filter(|i| i.gateable() && i.finding.tier <= gate)
-                .collect(),
-        }
+        self.items
+            .iter()
+            .filter(|i| i.gateable() && self.run.gates(i.finding))
+            .collect()
     }
 
     /// The checks that ran: every check of the level's tiers in force at the version.

@@ -16,7 +16,7 @@ use serde_json::json;
 use serde_sarif::sarif::{
     ArtifactLocation, Location, Message, MultiformatMessageString, PhysicalLocation, PropertyBag,
     Region, ReportingConfiguration, ReportingDescriptor, Result as SarifResult, ResultLevel, Run,
-    RunAutomationDetails, Sarif, Tool, ToolComponent,
+    RunAutomationDetails, Sarif, Suppression, Tool, ToolComponent,
 };
 
 use super::{HOMEPAGE, Item, View};
@@ -135,6 +135,9 @@ fn result(item: &Item) -> SarifResult {
         None => f.object.display(),
     };
     let mut message = format!("{}: {} (target {}).", f.message, who, f.target);
+    if let Some(a) = &f.admission {
+        message.push_str(&format!(" Admission: {}.", a.describe()));
+    }
     if item.base_unavailable {
         message.push_str(" The base side did not render; reported as new.");
     }
@@ -146,6 +149,9 @@ fn result(item: &Item) -> SarifResult {
     let mut properties = BTreeMap::new();
     properties.insert("field".to_string(), json!(f.field));
     properties.insert("tier".to_string(), json!(f.tier.as_str()));
+    if let Some(a) = &f.admission {
+        properties.insert("admission".to_string(), json!(a));
+    }
     let b = SarifResult::builder()
         .rule_id(f.check)
         .level(level(f.tier))
@@ -161,9 +167,10 @@ fn result(item: &Item) -> SarifResult {
                 .additional_properties(properties)
                 .build(),
         );
+    let mut res = b.build();
     // Where the field itself is written, when the result is shown elsewhere.
-    let rel = (at.path != f.location.path || at.line != f.location.line).then(|| {
-        vec![
+    if at.path != f.location.path || at.line != f.location.line {
+        res.related_locations = Some(vec![
             Location::builder()
                 .id(1i64)
                 .physical_location(physical(
@@ -173,19 +180,44 @@ fn result(item: &Item) -> SarifResult {
                 ))
                 .message(Message::builder().text("the field is written here").build())
                 .build(),
-        ]
-    });
-    let state = item.status.map(|s| match s {
+        ]);
+    }
+    res.baseline_state = item.status.map(|s| match s {
         Status::New => json!("new"),
         Status::Unchanged => json!("unchanged"),
         Status::Fixed => json!("absent"),
     });
-    match (rel, state) {
-        (Some(r), Some(s)) => b.related_locations(r).baseline_state(s).build(),
-        (Some(r), None) => b.related_locations(r).build(),
-        (None, Some(s)) => b.baseline_state(s).build(),
-        (None, None) => b.build(),
+    let mut suppressions = Vec::new();
+    if let Some(sup) = f.suppression.as_ref().filter(|s| s.active) {
+        suppressions.push(
+            Suppression::builder()
+                .kind(json!(if sup.by == "annotation" {
+                    "inSource"
+                } else {
+                    "external"
+                }))
+                .status(json!("accepted"))
+                .justification(format!(
+                    "{} ({})",
+                    sup.reason.clone().unwrap_or_default(),
+                    sup.source
+                ))
+                .build(),
+        );
     }
+    if f.accepted {
+        suppressions.push(
+            Suppression::builder()
+                .kind(json!("external"))
+                .status(json!("accepted"))
+                .justification("in the accepted-findings file")
+                .build(),
+        );
+    }
+    if !suppressions.is_empty() {
+        res.suppressions = Some(suppressions);
+    }
+    res
 }
 
 /// The SARIF log, and warnings about results left out to stay in GitHub's
@@ -303,6 +335,10 @@ mod tests {
                 column: 1,
             },
             rendered: None,
+            admission: None,
+            suppression: None,
+            accepted: false,
+            namespace: String::new(),
             fingerprint: format!("kpsa/v1:{n:032x}"),
             origin: None,
             values: Vec::new(),
@@ -318,7 +354,9 @@ mod tests {
             version_label: "latest".into(),
             level: Tier::Hardened,
             fail_on: Some(Tier::Restricted),
+            gate_enforced: false,
             root: ".".into(),
+            show_suppressed: false,
         };
         let findings: Vec<Finding> = (1..=6)
             .map(|n| match n % 3 {

@@ -74,12 +74,45 @@ pub fn render(result: &ScanResult, run: &RunInfo, color: bool) -> String {
         root: &run.root,
     };
     let mut out = String::new();
-    let mut findings: Vec<&Finding> = result.findings.iter().collect();
+    let mut findings: Vec<&Finding> = result
+        .findings
+        .iter()
+        .filter(|f| run.show_suppressed || !f.waived())
+        .collect();
     findings.sort_by(|a, b| a.location.cmp(&b.location));
     for f in &findings {
         frame(&mut out, &style, &mut sources, f, &f.location, &[]);
     }
     errors(&mut out, &style, &mut sources, &result.errors);
+    if let Some(a) = &result.accepted {
+        let _ = writeln!(
+            out,
+            "{} of the findings are accepted in {}; {} of its entries no longer occur{}",
+            a.matched,
+            a.file,
+            a.stale.len(),
+            if a.stale.is_empty() {
+                "."
+            } else {
+                " (stale, remove them):"
+            }
+        );
+        for e in &a.stale {
+            let _ = writeln!(
+                out,
+                "  stale: {} {} in {} (target {}) [{}]",
+                e.check,
+                e.object,
+                e.container
+                    .as_deref()
+                    .map(|c| format!("container {c}"))
+                    .unwrap_or_else(|| "the pod".into()),
+                e.target,
+                e.fingerprint
+            );
+        }
+        out.push('\n');
+    }
     out.push_str(&summary(result, run, &style));
     out
 }
@@ -170,6 +203,41 @@ fn frame(
         f.severity.as_str()
     );
     let _ = writeln!(out, "{:w$} {} field: {}", "", style.dim("="), f.field);
+    if let Some(a) = &f.admission {
+        let _ = writeln!(
+            out,
+            "{:w$} {} admission: {}",
+            "",
+            style.dim("="),
+            a.describe()
+        );
+        for p in &a.problems {
+            let _ = writeln!(out, "{:w$} {} admission: {p}", "", style.dim("="));
+        }
+    }
+    if let Some(s) = &f.suppression {
+        let text = match (&s.problem, &s.reason) {
+            (Some(p), _) => format!("suppression not applied ({}): {p}", s.source),
+            (None, Some(r)) => format!(
+                "suppressed by {}: {r}{}",
+                s.source,
+                s.until
+                    .as_ref()
+                    .map(|u| format!(" (until {u})"))
+                    .unwrap_or_default()
+            ),
+            (None, None) => format!("suppressed by {}", s.source),
+        };
+        let _ = writeln!(out, "{:w$} {} {text}", "", style.dim("="));
+    }
+    if f.accepted {
+        let _ = writeln!(
+            out,
+            "{:w$} {} accepted (in the accepted-findings file)",
+            "",
+            style.dim("=")
+        );
+    }
     for n in notes {
         let _ = writeln!(out, "{:w$} {} {n}", "", style.dim("="));
     }
@@ -194,10 +262,17 @@ fn frame(
 }
 
 fn summary(result: &ScanResult, run: &RunInfo, style: &Style) -> String {
-    let n = |s| result.findings.iter().filter(|f| f.severity == s).count();
+    let waived = result.findings.iter().filter(|f| f.waived()).count();
+    let n = |s| {
+        result
+            .findings
+            .iter()
+            .filter(|f| f.severity == s && !f.waived())
+            .count()
+    };
     let mut line = format!(
         "{} ({} high, {} medium, {} low) in {} from {}",
-        plural(result.findings.len(), "finding", "findings"),
+        plural(result.findings.len() - waived, "finding", "findings"),
         n(Severity::High),
         n(Severity::Medium),
         n(Severity::Low),
@@ -211,6 +286,9 @@ fn summary(result: &ScanResult, run: &RunInfo, style: &Style) -> String {
             ),
         },
     );
+    if waived > 0 {
+        let _ = write!(line, "; {waived} suppressed or accepted");
+    }
     if !result.errors.is_empty() {
         let _ = write!(
             line,
@@ -221,24 +299,25 @@ fn summary(result: &ScanResult, run: &RunInfo, style: &Style) -> String {
             )
         );
     }
-    line.push_str(&settings(run, "", super::gated(result, run.fail_on)));
+    line.push_str(&settings(run, "", super::gated(result, run)));
     line.push('\n');
     line
 }
 
 /// ` [level hardened, Kubernetes latest, fail on restricted: 2 findings]`.
 fn settings(run: &RunInfo, what: &str, gated: usize) -> String {
-    let gate = match run.fail_on {
-        None => "never fails".to_string(),
-        Some(gate) => format!(
+    let gate = if run.fail_on.is_none() && !run.gate_enforced {
+        "never fails".to_string()
+    } else {
+        format!(
             "fail on {what}{}: {}",
-            gate.as_str(),
+            run.gate_name(),
             if gated == 0 {
                 "pass".into()
             } else {
                 plural(gated, "finding", "findings")
             }
-        ),
+        )
     };
     format!(
         " [level {}, Kubernetes {}, {gate}]",
@@ -309,7 +388,11 @@ pub fn render_diff(o: &Outcome, run: &RunInfo, color: bool) -> String {
         }
     }
     out.push('\n');
-    for c in o.findings.iter().filter(|c| c.status == Status::New) {
+    for c in o
+        .findings
+        .iter()
+        .filter(|c| c.status == Status::New && (run.show_suppressed || !c.finding.waived()))
+    {
         let f = &c.finding;
         let mut notes = Vec::new();
         let loc = match &c.attributed_location {
@@ -375,9 +458,7 @@ pub fn render_diff(o: &Outcome, run: &RunInfo, color: bool) -> String {
             style.paint("1;31", &plural(o.errors.len(), "error", "errors"))
         );
     }
-    let gated = run
-        .fail_on
-        .map_or(0, |gate| new.iter().filter(|f| f.tier <= gate).count());
+    let gated = new.iter().filter(|f| run.gates(f)).count();
     line.push_str(&settings(run, "new ", gated));
     out.push_str(&line);
     out.push('\n');
