@@ -78,6 +78,10 @@ fn broken_configs_are_rejected_by_both() {
         "version: 1\ntargets:\n  - manifests: {paths: a.yaml}\n",
         "version: 1\npod-templates:\n  - {group: argoproj.io, kind: Rollout}\n",
         "version: 1\npod-templates:\n  - {group: argoproj.io, kind: Rollout, path: spec..template}\n",
+        "version: 1\nexemptions:\n  - {check: privileged, reason: x, until: 2027-13-01}\n",
+        "version: 1\nexemptions:\n  - {check: privileged, reasons: x}\n",
+        "version: 1\nnamespaces:\n  prod: {enforce: restricted, enforced: yes}\n",
+        "version: 1\nfail-on: sometimes-enforced\n",
     ];
     for text in broken {
         assert!(schema_errors(text) > 0, "the schema accepts:\n{text}");
