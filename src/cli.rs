@@ -399,23 +399,57 @@ fn destinations(m: &clap::ArgMatches) -> Result<Destinations, String> {
 }
 
 /// Render each report once and write it to its destination.
+/// Why a report could not be written.
+enum ReportFailure {
+    /// A usage problem (a template), exit 2.
+    Usage(String),
+    Io(std::io::Error),
+}
+
+impl From<std::io::Error> for ReportFailure {
+    fn from(e: std::io::Error) -> Self {
+        ReportFailure::Io(e)
+    }
+}
+
+/// Render each report once, streaming it to its destination.
 fn write_reports(
     dests: &Destinations,
-    mut render: impl FnMut(Format) -> Result<Vec<u8>, String>,
+    mut render: impl FnMut(Format, &mut dyn std::io::Write) -> Result<(), ReportFailure>,
 ) -> Result<(), i32> {
     for (format, path) in dests {
-        let bytes = render(*format).map_err(|m| {
-            eprintln!("kpsa: {m}");
-            EXIT_USAGE
-        })?;
-        match path {
-            None => emit(|out| out.write_all(&bytes))?,
-            Some(p) => {
-                crate::interrupt::check();
-                if let Err(e) = std::fs::write(p, &bytes) {
-                    eprintln!("kpsa: cannot write {}: {e}", p.display());
-                    return Err(EXIT_INPUT);
+        crate::interrupt::check();
+        let result = match path {
+            None => {
+                let stdout = std::io::stdout();
+                let mut out = std::io::BufWriter::new(stdout.lock());
+                render(*format, &mut out).and_then(|_| Ok(std::io::Write::flush(&mut out)?))
+            }
+            Some(p) => match std::fs::File::create(p) {
+                Ok(f) => {
+                    let mut out = std::io::BufWriter::new(f);
+                    render(*format, &mut out).and_then(|_| Ok(std::io::Write::flush(&mut out)?))
                 }
+                Err(e) => Err(ReportFailure::Io(e)),
+            },
+        };
+        match result {
+            Ok(()) => {}
+            Err(ReportFailure::Usage(m)) => {
+                if let Some(p) = path {
+                    let _ = std::fs::remove_file(p);
+                }
+                eprintln!("kpsa: {m}");
+                return Err(EXIT_USAGE);
+            }
+            Err(ReportFailure::Io(e))
+                if path.is_none() && e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            Err(ReportFailure::Io(e)) => {
+                let what = path
+                    .as_ref()
+                    .map_or("the report".to_string(), |p| p.display().to_string());
+                eprintln!("kpsa: cannot write {what}: {e}");
+                return Err(EXIT_INPUT);
             }
         }
     }
@@ -791,20 +825,6 @@ fn print_timings(t: &pipeline::Timings) {
     );
 }
 
-/// Write a report to standard output; a closed pipe is not an error.
-fn emit(write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) -> Result<(), i32> {
-    crate::interrupt::check();
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    match write(&mut out).and_then(|_| std::io::Write::flush(&mut out)) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            eprintln!("kpsa: cannot write the report: {e}");
-            Err(EXIT_INPUT)
-        }
-        _ => Ok(()),
-    }
-}
-
 /// Plan, render and evaluate what `scan` (and `accept`) look at.
 fn scan_snapshot(args: &ScanArgs) -> Result<(Setup, Resolved, ScanResult), i32> {
     let s = setup(&args.common, &args.paths)?;
@@ -905,12 +925,10 @@ fn run_scan(args: ScanArgs, dests: Destinations) -> i32 {
         show_suppressed: r.show_suppressed,
     };
     let view = report::View::scan(&result, &run);
-    let written = write_reports(&dests, |format| {
-        render(format, &args.eval, &view, || {
-            Ok(match format {
-                Format::Text => report::text::render(&result, &run, r.color).into_bytes(),
-                _ => report::json::render(&result, &run).into_bytes(),
-            })
+    let written = write_reports(&dests, |format, out| {
+        render(format, &args.eval, &view, out, |out| match format {
+            Format::Text => out.write_all(report::text::render(&result, &run, r.color).as_bytes()),
+            _ => report::json::write(&result, &run, out),
         })
     });
     if let Err(code) = written {
@@ -985,16 +1003,12 @@ fn run_diff(args: DiffArgs, dests: Destinations) -> i32 {
         eprintln!("kpsa: warning: {w}");
     }
     let view = report::View::diff(&outcome, &run, args.include_unchanged);
-    let written = write_reports(&dests, |format| {
-        render(format, &args.eval, &view, || {
-            Ok(match format {
-                Format::Text => report::text::render_diff(&outcome, &run, r.color).into_bytes(),
-                _ => {
-                    let mut v = Vec::new();
-                    report::json::write_diff(&outcome, &run, &mut v).map_err(|e| e.to_string())?;
-                    v
-                }
-            })
+    let written = write_reports(&dests, |format, out| {
+        render(format, &args.eval, &view, out, |out| match format {
+            Format::Text => {
+                out.write_all(report::text::render_diff(&outcome, &run, r.color).as_bytes())
+            }
+            _ => report::json::write_diff(&outcome, &run, out),
         })
     });
     if let Err(code) = written {
@@ -1016,28 +1030,33 @@ fn run_diff(args: DiffArgs, dests: Destinations) -> i32 {
 
 /// Render one format: text and JSON by the command's own renderer
 /// (`own`), the others from the view.
+/// Render one format into `out`: text and JSON by the command's own
+/// renderer (`own`), the others from the view.
 fn render(
     format: Format,
     e: &EvalArgs,
     view: &report::View,
-    own: impl FnOnce() -> Result<Vec<u8>, String>,
-) -> Result<Vec<u8>, String> {
-    match format {
-        Format::Text | Format::Json => own(),
+    out: &mut dyn std::io::Write,
+    own: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> Result<(), ReportFailure> {
+    let text = match format {
+        Format::Text | Format::Json => return Ok(own(out)?),
         Format::Sarif => {
             let (text, warnings) = report::sarif::render(view, &e.sarif_category);
             for w in warnings {
                 eprintln!("kpsa: warning: {w}");
             }
-            Ok(text.into_bytes())
+            text
         }
         Format::Markdown => {
-            let t = templates(e)?;
-            report::markdown::summary(view, &t, e.link_base.as_deref()).map(String::into_bytes)
+            let t = templates(e).map_err(ReportFailure::Usage)?;
+            report::markdown::summary(view, &t, e.link_base.as_deref())
+                .map_err(ReportFailure::Usage)?
         }
-        Format::Codequality => Ok(report::codequality::render(view).into_bytes()),
-        Format::Junit => Ok(report::junit::render(view).into_bytes()),
-    }
+        Format::Codequality => report::codequality::render(view),
+        Format::Junit => report::junit::render(view),
+    };
+    Ok(out.write_all(text.as_bytes())?)
 }
 
 /// CPU time (user + system) of kpsa itself and of the programs it ran.

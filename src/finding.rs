@@ -64,9 +64,9 @@ pub struct Finding {
     /// manifests, whose location is exact).
     pub rendered: Option<Position>,
     /// What the namespace's Pod Security Admission would do, when known.
-    pub admission: Option<crate::admission::Outcome>,
+    pub admission: Option<Box<crate::admission::Outcome>>,
     /// A suppression that names this finding (it suppresses when `active`).
-    pub suppression: Option<crate::suppress::Suppression>,
+    pub suppression: Option<Box<crate::suppress::Suppression>>,
     /// In the accepted-findings file (`--accepted`).
     pub accepted: bool,
     pub fingerprint: String,
@@ -100,7 +100,7 @@ pub struct Workload {
     pub baseline: Option<String>,
     pub restricted: Option<String>,
     /// What the namespace's Pod Security Admission would do, when known.
-    pub admission: Option<crate::admission::Outcome>,
+    pub admission: Option<Box<crate::admission::Outcome>>,
 }
 
 impl Finding {

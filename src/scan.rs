@@ -239,11 +239,14 @@ pub fn scan(inputs: &[Input], opts: &ScanOptions) -> ScanResult {
                 StreamSource::Stdin => stdin_bytes.as_deref().unwrap_or_default(),
                 StreamSource::Rendered(i, _) => rendered[*i].as_bytes(),
                 StreamSource::Disk(p) => {
+                    if !file_mentions_namespace(p) {
+                        continue;
+                    }
                     owned = std::fs::read(p).unwrap_or_default();
                     &owned
                 }
             };
-            if !bytes.windows(9).any(|w| w == b"Namespace") {
+            if memchr::memmem::find(bytes, b"Namespace").is_none() {
                 continue;
             }
             for chunk in Chunker::new(
@@ -325,6 +328,31 @@ pub fn scan(inputs: &[Input], opts: &ScanOptions) -> ScanResult {
         opts.today,
     );
     result
+}
+
+/// Whether a file contains `Namespace`, read in blocks (never whole).
+fn file_mentions_namespace(path: &Path) -> bool {
+    use std::io::Read;
+    let Ok(mut f) = File::open(path) else {
+        return false;
+    };
+    let finder = memchr::memmem::Finder::new(b"Namespace");
+    let mut buf = vec![0u8; 1 << 20];
+    let mut kept = 0usize;
+    loop {
+        let n = match f.read(&mut buf[kept..]) {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => n,
+        };
+        let end = kept + n;
+        if finder.find(&buf[..end]).is_some() {
+            return true;
+        }
+        // Keep the tail, in case the word spans two blocks.
+        let tail = end.min(8);
+        buf.copy_within(end - tail..end, 0);
+        kept = tail;
+    }
 }
 
 fn error_at(path: &str, pos: crate::manifest::Pos, message: String) -> InputError {
@@ -587,7 +615,7 @@ fn process_chunk(stream: &Stream, chunk: Chunk, opts: &ScanOptions) -> Outcome {
                 .clone()
                 .or_else(|| stream.namespace.clone())
                 .unwrap_or_else(|| "default".into());
-            let rule = crate::suppress::annotation_rule(object.node, view.metadata, &r.display());
+            let rule = crate::suppress::annotation_rule(object.node, view.metadata, || r.display());
             let assessed = opts
                 .admission
                 .as_ref()
@@ -613,7 +641,7 @@ fn process_chunk(stream: &Stream, chunk: Chunk, opts: &ScanOptions) -> Outcome {
                 level: PssLevel::met(&baseline, &restricted),
                 baseline: baseline.admission_message(PssLevel::Baseline, &opts.version_label),
                 restricted: restricted.admission_message(PssLevel::Restricted, &opts.version_label),
-                admission: assessed.as_ref().map(|a| a.outcome(None)),
+                admission: assessed.as_ref().map(|a| Box::new(a.outcome(None))),
             });
             for v in evaluation.violations(opts.tier) {
                 let field = format!("{}{}", view.prefix, v.field);
@@ -636,7 +664,9 @@ fn process_chunk(stream: &Stream, chunk: Chunk, opts: &ScanOptions) -> Outcome {
                     location: at(v.pos),
                     rendered: rendered_at(v.pos),
                     origin,
-                    admission: assessed.as_ref().map(|a| a.outcome(Some(v.check))),
+                    admission: assessed
+                        .as_ref()
+                        .map(|a| Box::new(a.outcome(Some(v.check)))),
                     suppression: None,
                     accepted: false,
                     namespace: namespace.clone(),
@@ -644,7 +674,10 @@ fn process_chunk(stream: &Stream, chunk: Chunk, opts: &ScanOptions) -> Outcome {
                     values: v.values,
                     unless_service_account: v.unless_service_account,
                 };
-                finding.suppression = rule.as_ref().and_then(|x| x.apply(&finding, opts.today));
+                finding.suppression = rule
+                    .as_ref()
+                    .and_then(|x| x.apply(&finding, opts.today))
+                    .map(Box::new);
                 out.findings.push(finding);
             }
         }

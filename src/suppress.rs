@@ -130,7 +130,7 @@ pub struct AnnotationRule {
 pub fn annotation_rule(
     object: &Node,
     template_metadata: Option<&Node>,
-    who: &str,
+    who: impl FnOnce() -> String,
 ) -> Option<AnnotationRule> {
     let get = |key: &str| {
         template_metadata
@@ -153,7 +153,7 @@ pub fn annotation_rule(
         entries,
         reason: get(REASON),
         until: get(UNTIL),
-        source: format!("annotation {IGNORE} on {who}"),
+        source: format!("annotation {IGNORE} on {}", who()),
     })
 }
 
@@ -218,7 +218,7 @@ pub fn apply_config(
                 today,
             );
             if s.active || f.suppression.is_none() {
-                f.suppression = Some(s);
+                f.suppression = Some(Box::new(s));
             }
         }
     }
