@@ -435,9 +435,14 @@ pub fn render_diff(o: &Outcome, run: &RunInfo, color: bool) -> String {
     let new: Vec<&Finding> = o
         .findings
         .iter()
-        .filter(|c| c.status == Status::New)
+        .filter(|c| c.status == Status::New && !c.finding.waived())
         .map(|c| &c.finding)
         .collect();
+    let waived = o
+        .findings
+        .iter()
+        .filter(|c| c.status != Status::Fixed && c.finding.waived())
+        .count();
     let sev = |s: Severity| new.iter().filter(|f| f.severity == s).count();
     let mut line = format!(
         "{} ({} high, {} medium, {} low), {} fixed, {} unchanged",
@@ -450,6 +455,9 @@ pub fn render_diff(o: &Outcome, run: &RunInfo, color: bool) -> String {
     );
     if o.skipped.head > 0 {
         line.push_str(" (in rendered targets)");
+    }
+    if waived > 0 {
+        let _ = write!(line, "; {waived} suppressed or accepted");
     }
     if !o.errors.is_empty() {
         let _ = write!(
