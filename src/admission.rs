@@ -15,7 +15,7 @@
 //! created.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Serialize;
 
@@ -296,23 +296,8 @@ pub fn namespace_labels(object: &Node) -> Option<(String, BTreeMap<String, Strin
     Some((name, labels))
 }
 
-/// An admission configuration that could not be read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    pub file: PathBuf,
-    pub pos: Option<Pos>,
-    pub message: String,
-}
-
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.file.display())?;
-        if let Some(p) = self.pos {
-            write!(f, ":{}:{}", p.line, p.column)?;
-        }
-        write!(f, ": {}", self.message)
-    }
-}
+/// An admission configuration that could not be read: file, line and what.
+pub type ConfigError = crate::config::ConfigError;
 
 const PSC_GROUP: &str = "pod-security.admission.config.k8s.io/";
 
@@ -325,6 +310,7 @@ pub fn load_config(file: &Path) -> Result<(Defaults, Exemptions, Vec<String>), C
         file: file.to_path_buf(),
         pos,
         message,
+        hint: None,
     };
     let text = std::fs::read_to_string(file).map_err(|e| err(None, format!("cannot read: {e}")))?;
     let docs = parse_documents(&text, 1, Limits::default())
@@ -387,6 +373,7 @@ fn psc(node: &Node, file: &Path) -> Result<(Defaults, Exemptions, Vec<String>), 
         file: file.to_path_buf(),
         pos: Some(pos),
         message,
+        hint: None,
     };
     let api = node
         .get("apiVersion")

@@ -314,48 +314,33 @@ fn a_pod_security_configuration_sets_defaults_and_exemptions_in_each_form() {
         );
     }
     // Invalid files are errors with file:line.
-    repo.write(
-        "admission/bad.yaml",
-        &PSC.replace("VERSION", "v1").replace(
-            "  warn: restricted\n",
-            "  warn: restricted\n  enforcee: baseline\n",
+    for (text, expected) in [
+        (
+            PSC.replace("VERSION", "v1").replace(
+                "  warn: restricted\n",
+                "  warn: restricted\n  enforcee: baseline\n",
+            ),
+            "admission/bad.yaml:7:3: unknown field \"enforcee\" in defaults",
         ),
-    );
-    let run = repo.kpsa(
-        ".",
-        &[
-            "scan",
-            "cluster",
-            "--admission-config",
-            "admission/bad.yaml",
-        ],
-        &[],
-    );
-    assert_eq!(run.code, 2);
-    assert!(
-        run.stderr
-            .contains("admission/bad.yaml:7:3: unknown field \"enforcee\" in defaults"),
-        "{}",
-        run.stderr
-    );
-    repo.write("admission/bad.yaml", &PSC.replace("VERSION", "v2"));
-    let run = repo.kpsa(
-        ".",
-        &[
-            "scan",
-            "cluster",
-            "--admission-config",
-            "admission/bad.yaml",
-        ],
-        &[],
-    );
-    assert_eq!(run.code, 2);
-    assert!(
-        run.stderr
-            .contains("admission/bad.yaml:1:1: PodSecurityConfiguration apiVersion must be"),
-        "{}",
-        run.stderr
-    );
+        (
+            PSC.replace("VERSION", "v2"),
+            "admission/bad.yaml:1:1: PodSecurityConfiguration apiVersion must be",
+        ),
+    ] {
+        repo.write("admission/bad.yaml", &text);
+        let run = repo.kpsa(
+            ".",
+            &[
+                "scan",
+                "cluster",
+                "--admission-config",
+                "admission/bad.yaml",
+            ],
+            &[],
+        );
+        assert_eq!(run.code, 2);
+        assert!(run.stderr.contains(expected), "{}", run.stderr);
+    }
 }
 
 #[test]
