@@ -218,29 +218,34 @@ pub fn run(req: &Request, settings: Settings) -> Result<Outcome, Failure> {
         .map_err(|e| Failure::Git(GitError(format!("cannot start worker threads: {e}"))))?;
 
     // Plan both sides and pair their targets.
-    let (head_plan, base_plan, base_ids) = match head_cfg.as_ref().filter(|c| !c.targets.is_empty())
-    {
+    // Each base target carries the id of its head target.
+    let (head_plan, base_plan) = match head_cfg.as_ref().filter(|c| !c.targets.is_empty()) {
         Some(hc) => {
             let bc = base_cfg.as_ref().expect("parsed with the head's");
             plan_configured(head, &base_tree, hc, bc, &changes)
         }
         None => {
             let hp = plan::discover(head, head.root());
-            let bp = plan::discover(&base_tree, base_tree.root());
-            let mut ids = BTreeMap::new();
-            for t in &hp.targets {
-                let base_id = changes.base_path(&t.id).unwrap_or_else(|| t.id.clone());
-                ids.insert(base_id, t.id.clone());
+            let mut bp = plan::discover(&base_tree, base_tree.root());
+            let ids: BTreeMap<String, String> = hp
+                .targets
+                .iter()
+                .map(|t| {
+                    (
+                        changes.base_path(&t.id).unwrap_or_else(|| t.id.clone()),
+                        t.id.clone(),
+                    )
+                })
+                .collect();
+            for t in &mut bp.targets {
+                if let Some(id) = ids.get(&t.id) {
+                    t.id = id.clone();
+                }
             }
-            (hp, bp, ids)
+            (hp, bp)
         }
     };
-    let mut base_targets: Vec<Target> = base_plan.targets;
-    for t in &mut base_targets {
-        if let Some(id) = base_ids.get(&t.id) {
-            t.id = id.clone();
-        }
-    }
+    let base_targets: Vec<Target> = base_plan.targets;
     let changed: BTreeSet<&str> = changes.paths();
     let touches = |tree_root: &Path, t: &Target| {
         t.inputs.iter().any(|i| {
@@ -473,10 +478,9 @@ fn plan_configured(
     hc: &Config,
     bc: &Config,
     changes: &Changes,
-) -> (Plan, Plan, BTreeMap<String, String>) {
+) -> (Plan, Plan) {
     let mut hp = Plan::default();
     let mut bp = Plan::default();
-    let mut ids = BTreeMap::new();
     for (hs, bs) in hc.targets.iter().zip(&bc.targets) {
         let h = plan::from_config(head, std::slice::from_ref(hs), &hc.file);
         hp.errors.extend(h.errors);
@@ -486,13 +490,12 @@ fn plan_configured(
         let mapped = follow_renames(bs, base, changes);
         let b = plan::from_config(base, std::slice::from_ref(&mapped), &bc.file);
         if let Some(mut bt) = b.targets.into_iter().next() {
-            ids.insert(ht.id.clone(), ht.id.clone());
             bt.id = ht.id.clone();
             bp.targets.push(bt);
         }
         hp.targets.push(ht);
     }
-    (hp, bp, ids)
+    (hp, bp)
 }
 
 /// A target spec with paths the base does not have mapped through renames.

@@ -107,6 +107,7 @@ pub fn spawn(cmd: &mut std::process::Command) -> std::io::Result<std::process::C
     Ok(child)
 }
 
+/// A render program ended: nothing left to kill.
 pub fn finished(pgid: i32) {
     if let Ok(mut g) = GROUPS.lock() {
         g.retain(|p| *p != pgid);

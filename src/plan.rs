@@ -269,22 +269,53 @@ pub fn kustomization_refs(t: &dyn Tree, dir: &Path) -> Result<KustomizationRefs,
 fn helm_inputs(t: &dyn Tree, chart: &Chart, spec: &HelmSpec) -> Vec<PathBuf> {
     let mut inputs = vec![chart.dir.clone()];
     inputs.extend(spec.values.iter().cloned());
+    for d in local_dependencies(t, chart) {
+        inputs.push(d.dir);
+        if d.chart.is_err() {
+            // What it reads is unknown: everything may be an input.
+            inputs.push(t.root().to_path_buf());
+        }
+    }
+    inputs
+}
+
+/// A `file://` dependency of a chart or of one of its dependencies.
+#[derive(Debug, Clone)]
+pub struct LocalDependency {
+    pub dependency: Dependency,
+    /// The chart that names it.
+    pub parent: String,
+    pub dir: PathBuf,
+    /// Its own `Chart.yaml`, read.
+    pub chart: Result<Chart, PlanError>,
+}
+
+/// Every `file://` dependency of a chart, transitively, each once.
+pub fn local_dependencies(t: &dyn Tree, chart: &Chart) -> Vec<LocalDependency> {
+    let mut out = Vec::new();
     let mut queue = vec![chart.clone()];
     let mut seen = BTreeSet::new();
     while let Some(c) = queue.pop() {
         for d in &c.dependencies {
-            if let Some(dir) = d.local_dir(&c.dir) {
-                if seen.insert(dir.clone()) {
-                    inputs.push(dir.clone());
-                    match read_chart_in(t, &dir) {
-                        Ok(sub) => queue.push(sub),
-                        Err(_) => inputs.push(t.root().to_path_buf()),
-                    }
-                }
+            let Some(dir) = d.local_dir(&c.dir) else {
+                continue;
+            };
+            if !seen.insert(dir.clone()) {
+                continue;
             }
+            let sub = read_chart_in(t, &dir);
+            if let Ok(s) = &sub {
+                queue.push(s.clone());
+            }
+            out.push(LocalDependency {
+                dependency: d.clone(),
+                parent: c.name.clone(),
+                dir,
+                chart: sub,
+            });
         }
     }
-    inputs
+    out
 }
 
 /// Inputs of a kustomization: its directory and everything it refers to,

@@ -22,6 +22,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use crate::finding::{Finding, Location, Origin, Workload};
 use crate::manifest::field::{self, Seg};
@@ -44,6 +45,8 @@ struct Hit {
 #[derive(Default)]
 struct Files {
     text: HashMap<PathBuf, Option<String>>,
+    /// Parsed YAML, by file and the line a (possibly inline) body starts at.
+    yaml: HashMap<(PathBuf, u32), Rc<Vec<Node>>>,
 }
 
 impl Files {
@@ -52,6 +55,17 @@ impl Files {
             .entry(path.to_path_buf())
             .or_insert_with(|| std::fs::read_to_string(path).ok())
             .as_deref()
+    }
+
+    /// The documents of `body` (a file, or an inline patch of it starting
+    /// at line `at`), parsed once per run; none if it does not parse.
+    fn docs(&mut self, path: &Path, at: u32, body: &str) -> Rc<Vec<Node>> {
+        self.yaml
+            .entry((path.to_path_buf(), at))
+            .or_insert_with(|| {
+                Rc::new(parse_documents(body, 1, Limits::default()).unwrap_or_default())
+            })
+            .clone()
     }
 }
 
@@ -183,7 +197,7 @@ fn place(
                 }
             }
             let text = files.get(&resource)?.to_string();
-            if let Some(hit) = find_in_yaml(&text, kind, name, segs) {
+            if let Some(hit) = find_in_yaml(&files.docs(&resource, 0, &text), kind, name, segs) {
                 consider(resource.clone(), hit);
             }
             match best {
@@ -425,8 +439,7 @@ fn chain_score(chain: &[Label], path: &[Seg]) -> Option<usize> {
 /// Find the field (or its deepest parent) in the document of a YAML source
 /// file that holds the object (matched by kind, and by name allowing a
 /// prefix or suffix that Kustomize added).
-fn find_in_yaml(text: &str, kind: &str, name: &str, segs: &[Seg]) -> Option<Hit> {
-    let docs = parse_documents(text, 1, Limits::default()).ok()?;
+fn find_in_yaml(docs: &[Node], kind: &str, name: &str, segs: &[Seg]) -> Option<Hit> {
     docs.iter()
         .filter(|d| same_object(d, kind, name))
         .map(|d| {
@@ -466,9 +479,7 @@ fn search_patches(
     let Some(text) = files.get(&kfile).map(str::to_string) else {
         return hits;
     };
-    let Ok(docs) = parse_documents(&text, 1, Limits::default()) else {
-        return hits;
-    };
+    let docs = files.docs(&kfile, 0, &text);
     let Some(k) = docs.first() else {
         return hits;
     };
@@ -523,15 +534,15 @@ fn search_patches(
             h.pos.line += offset;
             h
         };
-        if let Some(h) = json6902(&body, segs, pointer, target.is_some()) {
+        let docs = files.docs(&file, offset, &body);
+        if let Some(h) = json6902(&docs, segs, pointer, target.is_some()) {
             hits.push((file, shift(h)));
-        } else if let Some(h) = find_in_yaml(&body, kind, name, segs) {
+        } else if let Some(h) = find_in_yaml(&docs, kind, name, segs) {
             // Also a partial match: a patch that adds the container is a
             // better place for its missing fields than the base.
             hits.push((file, shift(h)));
         } else if target.is_some() {
             // A strategic-merge patch selected by target may omit or change the name.
-            let docs = parse_documents(&body, 1, Limits::default()).unwrap_or_default();
             if let Some(h) = docs
                 .iter()
                 .filter(|d| d.is_map())
@@ -554,11 +565,10 @@ fn search_patches(
 /// A JSON6902 operation that writes the field (or a part of it). List
 /// positions in the operation's path must be the item's position in the
 /// rendered object (`pointer`), or `-`.
-fn json6902(body: &str, segs: &[Seg], pointer: &[&str], targeted: bool) -> Option<Hit> {
+fn json6902(docs: &[Node], segs: &[Seg], pointer: &[&str], targeted: bool) -> Option<Hit> {
     if !targeted {
         return None;
     }
-    let docs = parse_documents(body, 1, Limits::default()).ok()?;
     let ops = docs.first()?;
     let Value::Seq(ops) = &ops.value else {
         return None;
@@ -688,11 +698,15 @@ spec:
         assert_eq!(first_line(TEMPLATE, "Deployment").line, 1);
     }
 
+    fn yaml(text: &str) -> Vec<Node> {
+        parse_documents(text, 1, Limits::default()).unwrap()
+    }
+
     #[test]
     fn yaml_patch_lines() {
         let patch = "- op: add\n  path: /spec/template/spec/hostPID\n  value: true\n";
         let hit = json6902(
-            patch,
+            &yaml(patch),
             &field::parse("spec.template.spec.hostPID"),
             &[],
             true,
@@ -702,8 +716,9 @@ spec:
         // The operation's list position must be the container's.
         let patch = "- op: add\n  path: /spec/containers/1/securityContext\n  value:\n    privileged: true\n";
         let segs = field::parse("spec.containers[name=b].securityContext.privileged");
+        let patch = yaml(patch);
         let hit = json6902(
-            patch,
+            &patch,
             &segs,
             &["spec", "containers", "1", "securityContext", "privileged"],
             true,
@@ -712,7 +727,7 @@ spec:
         assert_eq!((hit.pos.line, hit.exact), (4, true));
         assert_eq!(
             json6902(
-                patch,
+                &patch,
                 &segs,
                 &["spec", "containers", "0", "securityContext", "privileged"],
                 true
@@ -721,7 +736,7 @@ spec:
         );
         let smp = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\nspec:\n  template:\n    spec:\n      containers:\n      - name: api\n        securityContext:\n          privileged: true\n";
         let hit = find_in_yaml(
-            smp,
+            &yaml(smp),
             "Deployment",
             "prod-api",
             &field::parse("spec.template.spec.containers[name=api].securityContext.privileged"),

@@ -646,10 +646,13 @@ fn process_chunk(stream: &Stream, chunk: Chunk, opts: &ScanOptions) -> Outcome {
             for v in evaluation.violations(opts.tier) {
                 let field = format!("{}{}", view.prefix, v.field);
                 let origin = origin.clone().map(|mut o| {
-                    o.pointer = crate::manifest::field::pointer(
-                        object.node,
-                        &crate::manifest::field::parse(&field),
-                    );
+                    // Only Kustomize's JSON6902 patches are matched by position.
+                    if is_kustomize {
+                        o.pointer = crate::manifest::field::pointer(
+                            object.node,
+                            &crate::manifest::field::parse(&field),
+                        );
+                    }
                     Box::new(o)
                 });
                 let mut finding = Finding {

@@ -256,19 +256,16 @@ fn built_dependencies_are_cached_outside_the_tree() {
             tools_dir().display()
         ),
     );
-    let run = repo.kpsa(
-        ".",
-        &[
-            "scan",
-            "charts/web",
-            "-q",
-            "--format",
-            "json",
-            "--helm",
-            &helm,
-        ],
-        &[],
-    );
+    let with_helm = [
+        "scan",
+        "charts/web",
+        "-q",
+        "--format",
+        "json",
+        "--helm",
+        &helm,
+    ];
+    let run = repo.kpsa(".", &with_helm, &[]);
     assert_eq!(run.code, 1, "{}", run.stdout);
     assert_eq!(run.json()["findings"], first);
     // A changed library chart is a different key: the build runs (and fails here).
@@ -276,19 +273,7 @@ fn built_dependencies_are_cached_outside_the_tree() {
         "charts/common/templates/_extra.tpl",
         "{{- define \"common.extra\" -}}x{{- end -}}\n",
     );
-    let run = repo.kpsa(
-        ".",
-        &[
-            "scan",
-            "charts/web",
-            "-q",
-            "--format",
-            "json",
-            "--helm",
-            &helm,
-        ],
-        &[],
-    );
+    let run = repo.kpsa(".", &with_helm, &[]);
     assert_eq!(run.code, 3);
     assert!(error_for(&run.json(), "charts/web").contains("no network"));
     let mut after = repo.snapshot();

@@ -8,14 +8,13 @@
 //! every `file://` dependency (a lock digest alone would serve a stale copy
 //! of a local library chart after it changed).
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
 use super::process::{Invocation, which};
 use super::{Producer, RenderError, Rendered, Renderers, run_program};
-use crate::plan::{Chart, HelmTarget, Target, read_chart};
+use crate::plan::{Chart, HelmTarget, Target, local_dependencies, read_chart};
 
 pub fn render(target: &Target, h: &HelmTarget, r: &Renderers) -> Result<Rendered, RenderError> {
     let fail = |command: Option<&Invocation>, m: String| RenderError {
@@ -151,28 +150,25 @@ fn prepare_dependencies(
     let plain = |m: String| (None, m);
     // The chart and every local dependency, transitively.
     let mut dirs = vec![chart.dir.clone()];
-    let mut queue = vec![chart.clone()];
-    let mut seen = BTreeSet::new();
-    while let Some(c) = queue.pop() {
-        for d in &c.dependencies {
-            if let Some(dir) = d.local_dir(&c.dir) {
-                if !dir.join("Chart.yaml").is_file() {
-                    return Err(plain(format!(
-                        "dependency {:?} of chart {:?} points at {} (repository {:?}), which holds no Chart.yaml",
-                        d.name,
-                        c.name,
-                        dir.display(),
-                        d.repository
-                    )));
-                }
-                if seen.insert(dir.clone()) {
-                    dirs.push(dir.clone());
-                    if let Ok(sub) = read_chart(&dir) {
-                        queue.push(sub);
-                    }
-                }
-            }
+    let disk = crate::tree::Disk {
+        root: chart.dir.clone(),
+    };
+    for d in local_dependencies(&disk, chart) {
+        if let Err(e) = &d.chart {
+            let why = if d.dir.join("Chart.yaml").is_file() {
+                format!("whose Chart.yaml cannot be read: {}", e.message)
+            } else {
+                "which holds no Chart.yaml".to_string()
+            };
+            return Err(plain(format!(
+                "dependency {:?} of chart {:?} points at {} (repository {:?}), {why}",
+                d.dependency.name,
+                d.parent,
+                d.dir.display(),
+                d.dependency.repository
+            )));
         }
+        dirs.push(d.dir);
     }
     let base = dirs
         .iter()

@@ -110,13 +110,6 @@ pub fn write(
     out.write_all(b"\n")
 }
 
-/// The report as a string.
-pub fn render(result: &ScanResult, run: &RunInfo) -> String {
-    let mut out = Vec::new();
-    write(result, run, &mut out).expect("writing to memory cannot fail");
-    String::from_utf8(out).expect("JSON is UTF-8")
-}
-
 #[derive(Serialize)]
 struct DiffReport<'a> {
     #[serde(flatten)]

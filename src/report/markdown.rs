@@ -213,10 +213,6 @@ struct SummaryCtx {
     truncated: Option<String>,
 }
 
-fn level_name(l: PssLevel) -> &'static str {
-    l.as_str()
-}
-
 /// The pull-request summary: headline, transitions, counts, findings by
 /// workload, fixes, fixed findings, errors.
 pub fn summary(
@@ -347,8 +343,8 @@ pub fn summary(
                 .map(|t| TransitionCtx {
                     object: t.object.display(),
                     target: t.target.clone(),
-                    before: t.before.map(level_name),
-                    after: t.after.map(level_name),
+                    before: t.before.map(PssLevel::as_str),
+                    after: t.after.map(PssLevel::as_str),
                     worse: t.is_worse(),
                 })
                 .collect(),
