@@ -31,15 +31,8 @@ g commit -q -am "touch $TOUCHED"
 export PATH="$PWD/tools:$PATH" KPSA_CACHE_DIR="$WORK/cache"
 echo "input: $CHARTS charts in one repository, a change to charts/$TOUCHED, $(nproc) cores"
 
-best() { # best wall seconds of RUNS runs of "$@"
-  local b=""
-  for _ in $(seq "$RUNS"); do
-    local s e
-    s=$(date +%s.%N); "$@" >/dev/null 2>&1 || true; e=$(date +%s.%N)
-    b=$(python3 -c "t=$e-$s; b='$b'; print(t if not b or t<float(b) else b)")
-  done
-  echo "$b"
-}
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 two_renders() { "$HELM" template r "$REPO/charts/$TOUCHED" >/dev/null && "$HELM" template r "$REPO/charts/$TOUCHED" >/dev/null; }
 RENDERS=$(best two_renders)
 DIFF=$(cd "$REPO" && best "$KPSA" diff HEAD~1..HEAD -q --format json)

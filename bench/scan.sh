@@ -17,15 +17,8 @@ BYTES=$(stat -c %s "$OUT/deployments.yaml")
 MB=$(python3 -c "print(round($BYTES/1e6, 1))")
 echo "input: $N Deployments, $MB MB ($BYTES bytes), $(nproc) cores"
 
-best() { # best wall seconds of RUNS runs of "$@"
-  local best=""
-  for _ in $(seq "$RUNS"); do
-    local s e
-    s=$(date +%s.%N); "$@" >/dev/null 2>&1 || true; e=$(date +%s.%N)
-    best=$(python3 -c "t=$e-$s; b='$best'; print(t if not b or t<float(b) else b)")
-  done
-  echo "$best"
-}
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 rss() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
 
 RAW=$(best "$BIN/examples/raw_parse" "$OUT/deployments.yaml")

@@ -133,6 +133,19 @@ impl<'a> Pod<'a> {
         self.bool(self.spec(), "spec", &["hostUsers"]).value == Some(false)
     }
 
+    /// From v1.35 a pod in a user namespace is relieved of the root-user
+    /// checks: `eval` applies only when `hostUsers` is not `false`.
+    pub fn unless_user_namespace(
+        &self,
+        eval: fn(&Pod) -> Vec<super::Offense>,
+    ) -> Vec<super::Offense> {
+        if self.host_users_false() {
+            Vec::new()
+        } else {
+            eval(self)
+        }
+    }
+
     fn lookup<T>(
         &self,
         base: &'a Node,

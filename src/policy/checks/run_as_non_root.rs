@@ -24,13 +24,7 @@ pub static CHECK: Check = Check {
         },
         Variant {
             since: Version::v1(35),
-            eval: |p, _| {
-                if p.host_users_false() {
-                    Vec::new()
-                } else {
-                    eval(p)
-                }
-            },
+            eval: |p, _| p.unless_user_namespace(eval),
             overrides: &[],
         },
     ],
