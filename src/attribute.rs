@@ -51,11 +51,11 @@ pub fn attribute(
         Source::Helm(h) => {
             let mut values: Vec<String> = vec![relative(root, &h.chart.dir.join("values.yaml"))];
             values.extend(h.spec.values.iter().map(|v| relative(root, v)));
-            let template = std::fs::read_to_string(root.join(&loc.path)).ok()?;
+            let template = crate::plan::read_inside(root, Path::new(&loc.path))?;
             let refs = references(&template, loc.line);
             values.iter().rev().find_map(|file| {
                 let lines = changes.added.get(file)?;
-                let text = std::fs::read_to_string(root.join(file)).ok()?;
+                let text = crate::plan::read_inside(root, Path::new(file))?;
                 let keys = changed_keys(&text, lines);
                 best_key(&keys, &refs, &f.field).map(|line| Attributed {
                     path: file.clone(),
@@ -82,7 +82,7 @@ pub fn attribute(
                         }
                     })
                     .find(|k| changes.added.contains_key(k))?;
-                let text = std::fs::read_to_string(root.join(&file)).ok()?;
+                let text = crate::plan::read_inside(root, Path::new(&file))?;
                 let lines = &changes.added[&file];
                 text.lines()
                     .enumerate()

@@ -104,8 +104,8 @@ struct EvalArgs {
     /// In `diff`, only new findings count.
     #[arg(long, value_enum)]
     fail_on: Option<FailOn>,
-    /// Worker threads for rendering, parsing and evaluation (default: all cores).
-    #[arg(long)]
+    /// Worker threads for rendering, parsing and evaluation (default: all cores; at most 4 × the cores).
+    #[arg(long, value_parser = parse_jobs)]
     jobs: Option<usize>,
     /// Colour in text output: auto (a terminal without NO_COLOR), always, never.
     #[arg(long, value_enum, default_value = "auto")]
@@ -172,15 +172,25 @@ struct CommonArgs {
     /// The config file (default: .kpsa.yaml found from the working directory up to the repository root).
     #[arg(long)]
     config: Option<PathBuf>,
-    /// The helm program (default: `helm` on PATH).
+    /// The helm program (default: $KPSA_HELM, else `helm` on PATH). Never read from the repository.
     #[arg(long, value_name = "PATH")]
     helm: Option<PathBuf>,
-    /// The kustomize program (`kustomize build`), or a kubectl (`kubectl kustomize`); default: kustomize on PATH, else kubectl.
+    /// The kustomize program (`kustomize build`), or a kubectl (`kubectl kustomize`);
+    /// default: $KPSA_KUSTOMIZE, else kustomize on PATH, else kubectl. Never read from the repository.
     #[arg(long, value_name = "PATH")]
     kustomize: Option<PathBuf>,
-    /// Seconds one render may take before it is killed (default 120).
-    #[arg(long, value_name = "SECONDS")]
+    /// Seconds one render may take before it is killed (default 120, at most 3600).
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
     render_timeout: Option<u64>,
+    /// Most bytes one render may print before it is stopped (default 64 MiB).
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1..))]
+    max_render_bytes: Option<u64>,
+    /// Let Kustomize fetch remote resources (git and HTTP URLs); refused by default.
+    #[arg(long)]
+    allow_remote_resources: bool,
+    /// Forbid every network access by the render programs (no Helm dependency downloads).
+    #[arg(long)]
+    offline: bool,
 }
 
 /// Release settings for a chart given as PATH (they apply to that one chart).
@@ -243,6 +253,15 @@ struct TargetsArgs {
 enum ListFormat {
     Text,
     Json,
+}
+
+fn parse_jobs(s: &str) -> Result<usize, String> {
+    let n: usize = s.parse().map_err(|e| format!("{e}"))?;
+    let max = config::max_jobs();
+    if n == 0 || n > max {
+        return Err(format!("must be between 1 and {max} (4 × the cores)"));
+    }
+    Ok(n)
 }
 
 fn parse_version(s: &str) -> Result<VersionSpec, String> {
@@ -503,7 +522,16 @@ fn setup(common: &CommonArgs, paths: &[String]) -> Result<Setup, i32> {
         ),
     };
     let config = match file {
-        Some(f) => match config::load(f.as_path()) {
+        Some(f) => match config::load(f.as_path()).and_then(|c| {
+            // A config inside the repository is the repository's: its paths
+            // must stay there. One named on the command line from outside
+            // is the caller's own.
+            let real = std::fs::canonicalize(&f).unwrap_or_else(|_| absolute(&f));
+            if real.starts_with(&root) {
+                config::confine(&c, &root)?;
+            }
+            Ok(c)
+        }) {
             Ok(c) => Some(c),
             Err(e) => {
                 eprintln!("kpsa: error in the config: {e}");
@@ -589,6 +617,14 @@ fn make_plan(
             plan.errors.extend(found.errors);
         }
     }
+    if let Some(h) = helm {
+        if let Some(why) = h.release.as_deref().and_then(config::release_name_error) {
+            return Err(format!("--release {:?} is not a valid Helm release name: {why}", h.release.as_deref().unwrap_or_default()));
+        }
+        if let Some(why) = h.namespace.as_deref().and_then(config::dns1123_label_error) {
+            return Err(format!("--namespace {:?} is not a valid namespace: {why}", h.namespace.as_deref().unwrap_or_default()));
+        }
+    }
     if helm.is_some_and(HelmArgs::given)
         && !(paths.len() == 1
             && plan.targets.len() == 1
@@ -611,6 +647,15 @@ fn manifests_target(id: String, path: PathBuf) -> Target {
     }
 }
 
+/// A program named by the environment (`KPSA_HELM`, `KPSA_KUSTOMIZE`).
+fn program_from_env(name: &str) -> Option<PathBuf> {
+    std::env::var_os(name)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+/// The programs and bounds of rendering: programs come only from flags,
+/// the environment or PATH, never from the repository (docs/security.md).
 fn renderers(
     common: &CommonArgs,
     config: Option<&Config>,
@@ -620,12 +665,17 @@ fn renderers(
         helm: common
             .helm
             .clone()
-            .or_else(|| config.and_then(|c| c.helm.clone()))
+            .or_else(|| program_from_env("KPSA_HELM"))
             .unwrap_or_else(|| PathBuf::from("helm")),
         kustomize: common
             .kustomize
             .clone()
-            .or_else(|| config.and_then(|c| c.kustomize.clone())),
+            .or_else(|| program_from_env("KPSA_KUSTOMIZE")),
+        max_output_bytes: common
+            .max_render_bytes
+            .unwrap_or(crate::render::DEFAULT_MAX_RENDER_BYTES),
+        allow_remote: common.allow_remote_resources,
+        offline: common.offline,
         timeout: common
             .render_timeout
             .map(Duration::from_secs)

@@ -185,7 +185,11 @@ pub fn run(req: &Request, settings: Settings) -> Result<Outcome, Failure> {
                 .map(|(a, _)| a.clone())
                 .unwrap_or_default(),
         };
-        config::parse(text, &file).map_err(Failure::Config)
+        let c = config::parse(text, &file).map_err(Failure::Config)?;
+        if config_rel.is_some() {
+            config::confine(&c, t.root()).map_err(Failure::Config)?;
+        }
+        Ok(c)
     };
     let chosen: Option<String> = match &explicit_text {
         Some((_, text)) if config_rel.is_none() => Some(text.clone()),
@@ -566,12 +570,6 @@ fn describe(c: Option<&Config>, root: &Path) -> BTreeMap<String, String> {
     }
     if let Some(f) = c.fail_on {
         m.insert("fail-on".into(), f.map_or("never", |t| t.as_str()).into());
-    }
-    if let Some(h) = &c.helm {
-        m.insert("helm".into(), rel(h));
-    }
-    if let Some(k) = &c.kustomize {
-        m.insert("kustomize".into(), rel(k));
     }
     if let Some(t) = c.render_timeout {
         m.insert("render-timeout".into(), t.as_secs().to_string());

@@ -28,8 +28,6 @@ pub struct Config {
     pub fail_on: Option<Option<Tier>>,
     /// `fail-on: enforced`.
     pub fail_on_enforced: bool,
-    pub helm: Option<PathBuf>,
-    pub kustomize: Option<PathBuf>,
     pub render_timeout: Option<Duration>,
     pub jobs: Option<usize>,
     pub targets: Vec<TargetSpec>,
@@ -166,6 +164,22 @@ pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
         ..Config::default()
     };
     let entries = r.map(root, "the config")?;
+    for e in entries {
+        if let Some(flag) = REMOVED_PROGRAM_KEYS
+            .iter()
+            .find(|(k, _)| *k == e.key)
+            .map(|(_, f)| f)
+        {
+            return Err(r.err(
+                Some(e.value.pos),
+                &format!(
+                    "`{}` is no longer read from the config: a repository must not name the programs kpsa runs",
+                    e.key
+                ),
+                Some(flag),
+            ));
+        }
+    }
     r.known_keys(
         entries,
         "the config",
@@ -174,8 +188,6 @@ pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
             "level",
             "kubernetes-version",
             "fail-on",
-            "helm",
-            "kustomize",
             "render-timeout",
             "jobs",
             "targets",
@@ -250,13 +262,13 @@ pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
                     )
                 })?);
             }
-            "helm" => config.helm = Some(dir.join(r.string(v, "helm")?)),
-            "kustomize" => config.kustomize = Some(dir.join(r.string(v, "kustomize")?)),
             "render-timeout" => {
-                let secs = r.positive(v, "render-timeout")?;
+                let secs = r.bounded(v, "render-timeout", MAX_RENDER_TIMEOUT_SECS, "seconds (1 hour)")?;
                 config.render_timeout = Some(Duration::from_secs(secs));
             }
-            "jobs" => config.jobs = Some(r.positive(v, "jobs")? as usize),
+            "jobs" => {
+                config.jobs = Some(r.bounded(v, "jobs", max_jobs() as u64, "(4 × the cores)")? as usize)
+            }
             "targets" => {
                 for item in r.seq(v, "targets")? {
                     config.targets.push(r.target(item, dir)?);
@@ -286,6 +298,141 @@ pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
         }
     }
     Ok(config)
+}
+
+/// Config keys that named programs, and what to use instead.
+const REMOVED_PROGRAM_KEYS: [(&str, &str); 2] = [
+    (
+        "helm",
+        "pass `--helm PATH` or set KPSA_HELM in the CI job (else `helm` on PATH); see docs/security.md",
+    ),
+    (
+        "kustomize",
+        "pass `--kustomize PATH` or set KPSA_KUSTOMIZE in the CI job (else `kustomize`/`kubectl` on PATH); see docs/security.md",
+    ),
+];
+
+/// The longest `render-timeout` a config (or flag) may ask for.
+pub const MAX_RENDER_TIMEOUT_SECS: u64 = 3600;
+
+/// The most worker threads a config (or flag) may ask for: 4 × the cores.
+pub fn max_jobs() -> usize {
+    4 * std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Why `name` is not a DNS-1123 label (lower-case alphanumerics and `-`,
+/// starting and ending alphanumeric, at most 63 characters): the rule for
+/// namespaces.
+pub fn dns1123_label_error(name: &str) -> Option<String> {
+    dns1123_error(name, 63, false)
+}
+
+/// Why `name` is not a Helm release name: a DNS-1123 subdomain (labels of
+/// lower-case alphanumerics and `-`, joined by `.`) of at most 53
+/// characters, as `helm install` checks it.
+pub fn release_name_error(name: &str) -> Option<String> {
+    dns1123_error(name, 53, true)
+}
+
+fn dns1123_error(name: &str, max: usize, dots: bool) -> Option<String> {
+    if name.is_empty() {
+        return Some("it is empty".into());
+    }
+    if name.len() > max {
+        return Some(format!("it is longer than {max} characters"));
+    }
+    let labels: Vec<&str> = if dots {
+        name.split('.').collect()
+    } else {
+        vec![name]
+    };
+    for l in labels {
+        let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+        if l.is_empty()
+            || !l.chars().all(|c| alnum(c) || c == '-')
+            || !l.starts_with(alnum)
+            || !l.ends_with(alnum)
+        {
+            return Some(format!(
+                "it must consist of lower-case letters, digits and `-`{}, start and end with a letter or digit",
+                if dots { " (and `.` between parts)" } else { "" }
+            ));
+        }
+    }
+    None
+}
+
+/// Check that every path the config names stays inside the repository at
+/// `root`: lexically (no `..` out of it, no absolute path elsewhere) and, for
+/// paths that exist on disk, after resolving symlinks. A path into `.git`
+/// is outside too. The repository under review must not make kpsa read
+/// anything else (Argo CD's CVE-2022-24348 is this class of bug).
+pub fn confine(config: &Config, root: &Path) -> Result<(), ConfigError> {
+    let dir = config.file.parent().unwrap_or(root);
+    let mut paths: Vec<(u32, &str, PathBuf)> = Vec::new();
+    if let Some(a) = &config.admission_config {
+        paths.push((0, "admission-config", a.clone()));
+    }
+    for t in &config.targets {
+        match &t.source {
+            SourceSpec::Helm(h) => {
+                paths.push((t.line, "helm.chart", h.chart.clone()));
+                for v in &h.values {
+                    paths.push((t.line, "helm.values", v.clone()));
+                }
+            }
+            SourceSpec::Kustomize { path } => paths.push((t.line, "kustomize.path", path.clone())),
+            SourceSpec::Manifests { paths: globs } => {
+                for g in globs {
+                    paths.push((t.line, "manifests.paths", dir.join(g)));
+                }
+            }
+        }
+    }
+    for (line, what, p) in paths {
+        if let Some(why) = outside(root, &p) {
+            return Err(ConfigError {
+                file: config.file.clone(),
+                pos: (line > 0).then_some(Pos { line, column: 1 }),
+                message: format!("`{what}` {} {why}", p.display()),
+                hint: Some(
+                    "paths in the config must stay inside the repository; a file outside it can only be \
+                     named on kpsa's own command line"
+                        .into(),
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Why `path` is not inside the repository at `root`, if it is not.
+pub fn outside(root: &Path, path: &Path) -> Option<String> {
+    let lexical = crate::plan::normalize(path);
+    let git = root.join(".git");
+    if !lexical.starts_with(root) {
+        return Some("leaves the repository".into());
+    }
+    if lexical.starts_with(&git) {
+        return Some("is inside .git".into());
+    }
+    // Resolve symlinks as far as the path exists on disk.
+    let real_root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    let mut existing = lexical.as_path();
+    while !existing.exists() {
+        match existing.parent() {
+            Some(p) => existing = p,
+            None => return None,
+        }
+    }
+    let real = std::fs::canonicalize(existing).ok()?;
+    if !real.starts_with(&real_root) {
+        return Some(format!("leaves the repository through a symlink (to {})", real.display()));
+    }
+    if real.starts_with(real_root.join(".git")) {
+        return Some("reaches .git through a symlink".into());
+    }
+    None
 }
 
 const MINIMAL: &str = "a minimal config is `version: 1`; see docs/config.md";
@@ -356,6 +503,18 @@ impl Reader<'_> {
             Ok(Some(n)) if n > 0 => Ok(n as u64),
             _ => Err(self.wrong_type(node, what, "a positive whole number")),
         }
+    }
+
+    fn bounded(&self, node: &Node, what: &str, max: u64, unit: &str) -> Result<u64, ConfigError> {
+        let n = self.positive(node, what)?;
+        if n > max {
+            return Err(self.err(
+                Some(node.pos),
+                &format!("`{what}` is {n}; at most {max} {unit} is allowed"),
+                None,
+            ));
+        }
+        Ok(n)
     }
 
     fn tier(&self, node: &Node, what: &str, never: bool) -> Result<Option<Tier>, ConfigError> {
@@ -486,8 +645,28 @@ impl Reader<'_> {
                 }
                 "set" => spec.set = self.strings(v, "helm.set")?,
                 "set-string" => spec.set_string = self.strings(v, "helm.set-string")?,
-                "release" => spec.release = Some(self.string(v, "helm.release")?),
-                "namespace" => spec.namespace = Some(self.string(v, "helm.namespace")?),
+                "release" => {
+                    let name = self.string(v, "helm.release")?;
+                    if let Some(why) = release_name_error(&name) {
+                        return Err(self.err(
+                            Some(v.pos),
+                            &format!("`helm.release` {name:?} is not a valid release name: {why}"),
+                            Some("Helm release names are DNS-1123 subdomains of at most 53 characters"),
+                        ));
+                    }
+                    spec.release = Some(name)
+                }
+                "namespace" => {
+                    let name = self.string(v, "helm.namespace")?;
+                    if let Some(why) = dns1123_label_error(&name) {
+                        return Err(self.err(
+                            Some(v.pos),
+                            &format!("`helm.namespace` {name:?} is not a valid namespace: {why}"),
+                            Some("namespaces are DNS-1123 labels of at most 63 characters"),
+                        ));
+                    }
+                    spec.namespace = Some(name)
+                }
                 "kube-version" => spec.kube_version = Some(self.string(v, "helm.kube-version")?),
                 "api-versions" => spec.api_versions = self.strings(v, "helm.api-versions")?,
                 "include-crds" => spec.include_crds = self.bool(v, "helm.include-crds")?,

@@ -211,6 +211,16 @@ pub fn changes(repo: &Repository, base: Oid, head: Head) -> Result<Changes, GitE
     Ok(out)
 }
 
+/// Whether a tree entry's name can be written under a snapshot root as it
+/// is: not `.`, `..` or `.git` (in any case), no `/`, `\\` or NUL.
+fn safe_entry_name(name: &str) -> bool {
+    !(name.is_empty()
+        || name == "."
+        || name == ".."
+        || name.eq_ignore_ascii_case(".git")
+        || name.contains(['/', '\\', '\0']))
+}
+
 /// A commit's files, read from git objects; written to disk (under a
 /// temporary root) only by [`CommitTree::materialize`].
 pub struct CommitTree {
@@ -230,14 +240,24 @@ impl CommitTree {
         let mut entries = BTreeMap::new();
         let mut dirs = BTreeSet::new();
         dirs.insert(root.clone());
+        let mut refused: Option<String> = None;
         {
             let tree = repo
                 .find_commit(commit)
                 .and_then(|c| c.tree())
                 .map_err(|e| err("cannot read the commit", e))?;
             tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
-                let Ok(name) = entry.name() else {
-                    return git2::TreeWalkResult::Ok;
+                let name = match entry.name() {
+                    Ok(n) if safe_entry_name(n) => n,
+                    other => {
+                        refused = Some(format!(
+                            "the commit's tree holds an entry named {:?} in {:?}; kpsa refuses trees with \
+                             `.`, `..`, `.git`, `/`, NUL or non-UTF-8 names (they could write outside the snapshot)",
+                            other.map_or_else(|_| String::from_utf8_lossy(entry.name_bytes()).into_owned(), str::to_string),
+                            if dir.is_empty() { "/" } else { dir }
+                        ));
+                        return git2::TreeWalkResult::Abort;
+                    }
                 };
                 let path = root.join(dir).join(name);
                 match entry.kind() {
@@ -262,7 +282,13 @@ impl CommitTree {
                 }
                 git2::TreeWalkResult::Ok
             })
-            .map_err(|e| err("cannot walk the commit's tree", e))?;
+            .map_err(|e| match refused.take() {
+                Some(m) => GitError(m),
+                None => err("cannot walk the commit's tree", e),
+            })?;
+        }
+        if let Some(m) = refused {
+            return Err(GitError(m));
         }
         Ok(CommitTree {
             root,
@@ -281,6 +307,12 @@ impl CommitTree {
         for (path, (oid, kind)) in &self.entries {
             if !paths.iter().any(|p| path == p || path.starts_with(p)) || path.exists() {
                 continue;
+            }
+            if crate::plan::normalize(path) != *path || !path.starts_with(&self.root) {
+                return Err(std::io::Error::other(format!(
+                    "{} would be written outside the snapshot",
+                    path.display()
+                )));
             }
             if let Some(parent) = path.parent() {
                 std::fs::create_dir_all(parent)?;
@@ -343,6 +375,17 @@ impl Tree for CommitTree {
 
     fn is_dir(&self, path: &Path) -> bool {
         self.dirs.contains(path)
+    }
+
+    fn links(&self, dir: &Path) -> Vec<(PathBuf, PathBuf)> {
+        self.entries
+            .range(dir.to_path_buf()..)
+            .take_while(|(p, _)| p.starts_with(dir))
+            .filter_map(|(p, (_, k))| match k {
+                EntryKind::Symlink(t) => Some((p.clone(), t.clone())),
+                _ => None,
+            })
+            .collect()
     }
 
     fn walk(&self, dir: &Path) -> Vec<WalkEntry> {

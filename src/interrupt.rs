@@ -81,6 +81,31 @@ fn cleanup() {
     }
 }
 
+/// Remove `kpsa-*` temporary directories older than a day that this user
+/// owns: left behind when a run was killed with SIGKILL (OOM, a cancelled
+/// CI job), where no cleanup can run.
+pub fn remove_stale() {
+    use std::os::unix::fs::MetadataExt;
+    let day = std::time::Duration::from_secs(24 * 3600);
+    // SAFETY: getuid has no preconditions.
+    let uid = unsafe { libc::getuid() };
+    let Ok(rd) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for e in rd.flatten() {
+        if !e.file_name().to_string_lossy().starts_with("kpsa-") {
+            continue;
+        }
+        let Ok(m) = std::fs::symlink_metadata(e.path()) else {
+            continue;
+        };
+        let old = m.modified().ok().and_then(|t| t.elapsed().ok()).is_some_and(|a| a > day);
+        if m.is_dir() && m.uid() == uid && old {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
 /// A temporary directory that is removed on drop, and on interruption.
 pub fn temp_dir(prefix: &str) -> std::io::Result<tempfile::TempDir> {
     let dir = tempfile::Builder::new().prefix(prefix).tempdir()?;

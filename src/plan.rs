@@ -116,6 +116,22 @@ pub fn relative(root: &Path, path: &Path) -> String {
     if s.is_empty() { ".".into() } else { s }
 }
 
+/// Read a file of the repository at `root`, as text; None when it cannot
+/// be read or when it lies outside the repository or in `.git` (lexically
+/// or through symlinks). For paths that come from the input itself
+/// (annotations, `# Source:` comments, locations).
+pub fn read_inside(root: &Path, path: &Path) -> Option<String> {
+    let lexical = normalize(&root.join(path));
+    if !inside_repository(root, &lexical) {
+        return None;
+    }
+    let real = std::fs::canonicalize(&lexical).ok()?;
+    if !inside_repository(root, &real) {
+        return None;
+    }
+    std::fs::read_to_string(real).ok()
+}
+
 /// Remove `.` and `..` without touching the file system.
 pub fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
@@ -341,6 +357,41 @@ fn kustomize_inputs(t: &dyn Tree, dir: &Path) -> Vec<PathBuf> {
     inputs
 }
 
+/// Refuse a target whose directories hold a symlink that points outside
+/// the repository or into `.git`: Helm and Kustomize follow links, and
+/// `.Files.Get` would put what they point at (a CI checkout's
+/// `.git/config`, with its credentials) into the report.
+fn check_links(t: &dyn Tree, dirs: &[PathBuf]) -> Result<(), PlanError> {
+    let root = t.root();
+    for d in dirs {
+        if !t.is_dir(d) {
+            continue;
+        }
+        for (link, target) in t.links(d) {
+            if !inside_repository(root, &target) {
+                return Err(PlanError {
+                    path: relative(root, &link),
+                    line: None,
+                    message: format!(
+                        "symlink points outside the repository or into .git (to {}); refusing to render a target that holds it",
+                        target.display()
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether `path` (resolved) is under `root` (as given or canonical) and
+/// not in its `.git`.
+pub fn inside_repository(root: &Path, path: &Path) -> bool {
+    let real_root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    [root, real_root.as_path()]
+        .iter()
+        .any(|base| path.starts_with(base) && !path.starts_with(base.join(".git")))
+}
+
 /// A Helm target for a chart directory.
 pub fn helm_target(
     t: &dyn Tree,
@@ -360,6 +411,7 @@ pub fn helm_target(
         });
     }
     let inputs = helm_inputs(t, &chart, &spec);
+    check_links(t, &inputs)?;
     Ok(Target {
         id: id.unwrap_or_else(|| relative(root, &spec.chart)),
         source: Source::Helm(Box::new(HelmTarget { spec, chart })),
@@ -382,9 +434,11 @@ pub fn kustomize_target(
             message: format!("no {} here", KUSTOMIZATION_FILES.join(" / ")),
         });
     }
+    let inputs = kustomize_inputs(t, &dir);
+    check_links(t, &inputs)?;
     Ok(Target {
         id: id.unwrap_or_else(|| relative(root, &dir)),
-        inputs: kustomize_inputs(t, &dir),
+        inputs,
         source: Source::Kustomize { dir },
         reason,
     })

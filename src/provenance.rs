@@ -41,19 +41,28 @@ struct Hit {
     exact: bool,
 }
 
-/// Source files, read once.
-#[derive(Default)]
+/// Source files, read once; only files of the repository are opened,
+/// whatever paths the input's annotations name.
 struct Files {
+    root: PathBuf,
     text: HashMap<PathBuf, Option<String>>,
     /// Parsed YAML, by file and the line a (possibly inline) body starts at.
     yaml: HashMap<(PathBuf, u32), Rc<Vec<Node>>>,
 }
 
 impl Files {
+    fn new(root: &Path) -> Files {
+        Files {
+            root: root.to_path_buf(),
+            text: HashMap::new(),
+            yaml: HashMap::new(),
+        }
+    }
+
     fn get(&mut self, path: &Path) -> Option<&str> {
         self.text
             .entry(path.to_path_buf())
-            .or_insert_with(|| std::fs::read_to_string(path).ok())
+            .or_insert_with(|| crate::plan::read_inside(&self.root, path))
             .as_deref()
     }
 
@@ -76,7 +85,7 @@ pub fn locate(
     producers: &HashMap<String, Producer>,
     root: &Path,
 ) {
-    let mut files = Files::default();
+    let mut files = Files::new(root);
     for f in findings.iter_mut() {
         let (Some(origin), Some(producer)) = (&f.origin, producers.get(&f.target)) else {
             continue;
@@ -119,7 +128,7 @@ pub fn locate_errors(
     producers: &HashMap<String, Producer>,
     root: &Path,
 ) {
-    let mut files = Files::default();
+    let mut files = Files::new(root);
     for e in errors.iter_mut() {
         let Some(r) = &e.rendered else { continue };
         let Some(producer) = producers.get(&r.target) else {

@@ -29,6 +29,10 @@ pub trait Tree: Sync {
     /// followed; on disk, what `.gitignore` excludes is skipped too.
     fn walk(&self, dir: &Path) -> Vec<WalkEntry>;
 
+    /// Every symbolic link at or below `dir`, hidden ones included, with
+    /// where it points (resolved as far as possible).
+    fn links(&self, dir: &Path) -> Vec<(PathBuf, PathBuf)>;
+
     fn read_string(&self, path: &Path) -> std::io::Result<String> {
         String::from_utf8(self.read(path)?)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
@@ -56,6 +60,33 @@ impl Tree for Disk {
 
     fn is_dir(&self, path: &Path) -> bool {
         path.is_dir()
+    }
+
+    fn links(&self, dir: &Path) -> Vec<(PathBuf, PathBuf)> {
+        fn visit(root: &Path, d: &Path, out: &mut Vec<(PathBuf, PathBuf)>) {
+            let Ok(rd) = std::fs::read_dir(d) else { return };
+            for e in rd.flatten() {
+                let p = e.path();
+                let Ok(t) = e.file_type() else { continue };
+                if t.is_symlink() {
+                    let target = std::fs::canonicalize(&p).unwrap_or_else(|_| {
+                        let link = std::fs::read_link(&p).unwrap_or_default();
+                        crate::plan::normalize(&p.parent().unwrap_or(Path::new("/")).join(link))
+                    });
+                    out.push((p, target));
+                } else if t.is_dir() && p != root.join(".git") {
+                    visit(root, &p, out);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        if std::fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink()) {
+            if let Ok(t) = std::fs::canonicalize(dir) {
+                out.push((dir.to_path_buf(), t));
+            }
+        }
+        visit(&self.root, dir, &mut out);
+        out
     }
 
     fn walk(&self, dir: &Path) -> Vec<WalkEntry> {

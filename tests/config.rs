@@ -60,6 +60,16 @@ fn documented_configs_are_valid_for_both() {
 }
 
 #[test]
+fn jobs_beyond_four_times_the_cores_are_refused() {
+    // The schema cannot know the machine's cores; the reader does.
+    let e = kpsa::config::parse("version: 1\njobs: 3000\n", Path::new(".kpsa.yaml")).unwrap_err();
+    assert_eq!(e.pos.map(|p| p.line), Some(2));
+    assert!(e.message.contains("at most"), "{e}");
+    let max = kpsa::config::max_jobs();
+    kpsa::config::parse(&format!("version: 1\njobs: {max}\n"), Path::new(".kpsa.yaml")).unwrap();
+}
+
+#[test]
 fn broken_configs_are_rejected_by_both() {
     let broken = [
         "level: baseline\n",
@@ -82,6 +92,15 @@ fn broken_configs_are_rejected_by_both() {
         "version: 1\nexemptions:\n  - {check: privileged, reasons: x}\n",
         "version: 1\nnamespaces:\n  prod: {enforce: restricted, enforced: yes}\n",
         "version: 1\nfail-on: sometimes-enforced\n",
+        // The repository must not name programs, nor smuggle options to them.
+        "version: 1\nhelm: ./evil.sh\n",
+        "version: 1\nkustomize: /bin/sh\n",
+        "version: 1\ntargets:\n  - helm: {chart: a, release: \"--set-file=x=/root/.ssh/id_ed25519\"}\n",
+        "version: 1\ntargets:\n  - helm: {chart: a, release: \"--show-only=templates/x.yaml\"}\n",
+        "version: 1\ntargets:\n  - helm: {chart: a, namespace: \"--output-dir=/tmp/x\"}\n",
+        "version: 1\ntargets:\n  - helm: {chart: a, release: Web_App}\n",
+        // Costs the repository must not choose.
+        "version: 1\nrender-timeout: 9223372036854775807\n",
     ];
     for text in broken {
         assert!(schema_errors(text) > 0, "the schema accepts:\n{text}");

@@ -578,7 +578,7 @@ fn helm_is_told_the_kubernetes_version_api_versions_and_crds() {
         all.extend_from_slice(args);
         repo.kpsa(".", &all, &[])
     };
-    // --kubernetes-version v1.29 reaches helm as --kube-version v1.29.0: the chart refuses it.
+    // --kubernetes-version v1.29 reaches helm as --kube-version=v1.29.0: the chart refuses it.
     let run = scan(&["--kubernetes-version", "v1.29"]);
     assert_eq!(run.code, 3);
     let msg = run.json()["errors"][0]["message"]
@@ -586,7 +586,7 @@ fn helm_is_told_the_kubernetes_version_api_versions_and_crds() {
         .unwrap()
         .to_string();
     assert!(
-        msg.contains("--kube-version v1.29.0")
+        msg.contains("--kube-version=v1.29.0")
             && msg.contains("incompatible with Kubernetes v1.29.0"),
         "{msg}"
     );

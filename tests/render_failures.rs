@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::path::Path;
 use common::{Repo, tools_dir};
 use serde_json::Value;
 
@@ -83,7 +84,7 @@ fn a_template_error_fails_its_target_only() {
         "{msg}"
     );
     assert!(
-        msg.contains("command: ") && msg.contains(" template broken "),
+        msg.contains("command: ") && msg.contains(" template ") && msg.contains(" -- broken "),
         "{msg}"
     );
     assert!(
@@ -302,15 +303,30 @@ fn render_programs_get_no_credentials() {
             ("GITHUB_TOKEN", "ghp_secret1"),
             ("CI_JOB_TOKEN", "glcbt_secret2"),
             ("AWS_SECRET_ACCESS_KEY", "secret3"),
+            // What a deny-list missed: GitLab's job token inside a URL,
+            // registry auth, personal access tokens, webhook URLs.
+            ("CI_REPOSITORY_URL", "https://gitlab-ci-token:secret4@gitlab.example/g/p.git"),
+            ("DOCKER_AUTH_CONFIG", "{\"auths\":{\"r\":{\"auth\":\"secret5\"}}}"),
+            ("DEPLOY_PAT", "secret6"),
+            ("SLACK_WEBHOOK_URL", "https://hooks.example/secret7"),
             ("KPSA_TEST_MARKER", "visible"),
         ],
     );
     assert_eq!(run.code, 1, "{}", run.stdout);
     let env = std::fs::read_to_string(dump).unwrap();
-    assert!(env.contains("KPSA_TEST_MARKER=visible"), "{env}");
-    for secret in ["ghp_secret1", "glcbt_secret2", "secret3"] {
-        assert!(!env.contains(secret), "{secret} reached helm");
+    // An allow-list: PATH and locale pass, anything else does not.
+    assert!(env.lines().any(|l| l.starts_with("PATH=")), "{env}");
+    assert!(!env.contains("KPSA_TEST_MARKER"), "{env}");
+    for secret in ["secret1", "secret2", "secret3", "secret4", "secret5", "secret6", "secret7"] {
+        assert!(!env.contains(secret), "{secret} reached helm:\n{env}");
     }
+    // HOME is a private, empty directory: not the user's ~/.ssh or ~/.docker.
+    let home = env
+        .lines()
+        .find_map(|l| l.strip_prefix("HOME="))
+        .expect("HOME is set");
+    assert!(home.contains("kpsa-home-"), "{home}");
+    assert!(!Path::new(home).exists(), "the private HOME is removed after the render");
 }
 
 #[test]

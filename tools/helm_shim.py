@@ -82,6 +82,10 @@ def parse_template_args(args: list[str]) -> dict:
     }
     it = iter(args)
     for arg in it:
+        if arg == "--":
+            # Everything after `--` is positional, as for Helm's own parser.
+            opts["positional"].extend(it)
+            break
         key, eq, inline = arg.partition("=") if arg.startswith("--") else (arg, "", "")
 
         def value() -> str:
@@ -212,6 +216,7 @@ def template(args: list[str]) -> None:
 
 
 def dependency(args: list[str]) -> None:
+    args = [a for a in args if a != "--"]
     if len(args) != 2 or args[0] not in ("build", "update"):
         raise UsageError("helm dependency build|update CHART")
     action, chart_dir = args

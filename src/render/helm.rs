@@ -26,8 +26,8 @@ pub fn render(target: &Target, h: &HelmTarget, r: &Renderers) -> Result<Rendered
         fail(
             None,
             format!(
-                "{} not found{}; install Helm (https://helm.sh/docs/intro/install/) or pass --helm PATH \
-                 (or `helm:` in .kpsa.yaml)",
+                "{} not found{}; install Helm (https://helm.sh/docs/intro/install/), pass --helm PATH \
+                 or set KPSA_HELM",
                 r.helm.display(),
                 if r.helm.components().count() > 1 { "" } else { " on PATH" }
             ),
@@ -42,43 +42,47 @@ pub fn render(target: &Target, h: &HelmTarget, r: &Renderers) -> Result<Rendered
         chart_dir = dir;
     }
     let spec = &h.spec;
+    // Every value goes in `--flag=value` form and the positionals after
+    // `--`, so nothing from the repository can be read as an option.
+    let flag = |name: &str, value: &dyn AsRef<std::ffi::OsStr>| {
+        let mut f = std::ffi::OsString::from(format!("--{name}="));
+        f.push(value.as_ref());
+        f
+    };
     let mut args: Vec<std::ffi::OsString> = vec![
         "template".into(),
-        spec.release
-            .clone()
-            .unwrap_or_else(|| "release-name".into())
-            .into(),
-        chart_dir.clone().into(),
-        "--namespace".into(),
-        spec.namespace
-            .clone()
-            .unwrap_or_else(|| "default".into())
-            .into(),
-        "--kube-version".into(),
-        spec.kube_version
-            .clone()
-            .unwrap_or_else(|| r.kube_version.clone())
-            .into(),
+        flag("namespace", &spec.namespace.as_deref().unwrap_or("default")),
+        flag(
+            "kube-version",
+            &spec
+                .kube_version
+                .as_deref()
+                .unwrap_or(r.kube_version.as_str()),
+        ),
     ];
     for v in &spec.values {
-        args.push("--values".into());
-        args.push(v.into());
+        args.push(flag("values", v));
     }
     for s in &spec.set {
-        args.push("--set".into());
-        args.push(s.into());
+        args.push(flag("set", s));
     }
     for s in &spec.set_string {
-        args.push("--set-string".into());
-        args.push(s.into());
+        args.push(flag("set-string", s));
     }
     for a in &spec.api_versions {
-        args.push("--api-versions".into());
-        args.push(a.into());
+        args.push(flag("api-versions", a));
     }
     if spec.include_crds {
         args.push("--include-crds".into());
     }
+    args.push("--".into());
+    args.push(
+        spec.release
+            .clone()
+            .unwrap_or_else(|| "release-name".into())
+            .into(),
+    );
+    args.push(chart_dir.clone().into());
     let inv = Invocation { program, args };
     let cwd = chart_dir.parent().unwrap_or(Path::new("/")).to_path_buf();
     let mut rendered = run_program(
@@ -193,14 +197,20 @@ fn prepare_dependencies(
     }
     let inv = Invocation {
         program: helm.to_path_buf(),
-        args: vec!["dependency".into(), "build".into(), copy.clone().into()],
+        args: vec![
+            "dependency".into(),
+            "build".into(),
+            "--".into(),
+            copy.clone().into(),
+        ],
     };
-    super::process::run(&inv, tmp.path(), r.timeout).map_err(|e| {
+    super::process::run(&inv, tmp.path(), &r.limits(true)).map_err(|e| {
         let shown = Invocation {
             program: inv.program.clone(),
             args: vec![
                 "dependency".into(),
                 "build".into(),
+                "--".into(),
                 chart.dir.clone().into(),
             ],
         };
@@ -242,17 +252,20 @@ fn common_ancestor(a: &Path, b: &Path) -> PathBuf {
         .collect()
 }
 
-/// Hash of what `helm dependency build` reads: Chart.yaml, Chart.lock and
-/// the files of every local dependency.
+/// Hash of everything the built `charts/` can hold: Chart.yaml, Chart.lock,
+/// what the chart already has in `charts/` (vendored by the change, copied
+/// into the build) and the files of every local dependency — so one
+/// branch's vendored subchart is never served to another.
 fn cache_key(chart: &Chart, local: &[PathBuf], base: &Path) -> String {
     let mut h = Sha256::new();
-    h.update(b"kpsa-helm-deps-v1\0");
+    h.update(b"kpsa-helm-deps-v2\0");
     for name in ["Chart.yaml", "Chart.lock"] {
         h.update(name.as_bytes());
         h.update(std::fs::read(chart.dir.join(name)).unwrap_or_default());
         h.update(b"\0");
     }
-    for d in local {
+    let vendored = chart.dir.join("charts");
+    for d in std::iter::once(&vendored).chain(local) {
         let mut files = Vec::new();
         collect_files(d, &mut files);
         files.sort();

@@ -19,7 +19,7 @@ pub fn invocation(r: &Renderers, dir: &Path) -> Result<Invocation, String> {
         Some(p) => {
             let found = which(p).ok_or_else(|| {
                 format!(
-                    "{} not found; check --kustomize or `kustomize:` in .kpsa.yaml",
+                    "{} not found; check --kustomize or KPSA_KUSTOMIZE",
                     p.display()
                 )
             })?;

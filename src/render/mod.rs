@@ -32,6 +32,28 @@ pub struct Renderers {
     /// The Kubernetes version Helm is told when a target does not say
     /// (`v1.N.0`).
     pub kube_version: String,
+    /// Most bytes one render may print (`--max-render-bytes`).
+    pub max_output_bytes: u64,
+    /// `--allow-remote-resources`: Kustomize may fetch remote resources.
+    pub allow_remote: bool,
+    /// `--offline`: no program reaches the network.
+    pub offline: bool,
+}
+
+/// The default `--max-render-bytes`: 64 MiB.
+pub const DEFAULT_MAX_RENDER_BYTES: u64 = 64 * 1024 * 1024;
+
+impl Renderers {
+    /// The bounds of one program run; `network` says whether this kind of
+    /// run may use the network at all (Helm dependency downloads may,
+    /// unless `--offline`).
+    pub fn limits(&self, network: bool) -> process::Limits {
+        process::Limits {
+            timeout: self.timeout,
+            max_output: self.max_output_bytes,
+            network: network && !self.offline,
+        }
+    }
 }
 
 /// How the stream was produced, so provenance knows how to read it.
@@ -98,7 +120,11 @@ fn run_program(
     r: &Renderers,
     producer: Producer,
 ) -> Result<Rendered, RenderError> {
-    let out = process::run(inv, cwd, r.timeout).map_err(|e| {
+    // Rendering itself never needs the network: Helm's dependencies are
+    // built beforehand, and Kustomize fetches remote resources only with
+    // --allow-remote-resources.
+    let network = matches!(producer, Producer::Kustomize { .. }) && r.allow_remote;
+    let out = process::run(inv, cwd, &r.limits(network)).map_err(|e| {
         let message = match &e {
             RunError::Spawn(io) if io.kind() == std::io::ErrorKind::NotFound => {
                 format!("{} not found", inv.program.display())

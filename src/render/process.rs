@@ -8,8 +8,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Most bytes kpsa reads from a render program's standard output.
-pub const MAX_OUTPUT_BYTES: u64 = 1024 * 1024 * 1024;
 /// Most bytes of standard error kept for the error message.
 const MAX_STDERR_BYTES: u64 = 64 * 1024;
 
@@ -54,8 +52,8 @@ pub enum RunError {
     Timeout(Duration, String),
     /// It exited unsuccessfully; its standard error.
     Failed(Option<i32>, String),
-    /// It wrote more than [`MAX_OUTPUT_BYTES`].
-    TooLarge,
+    /// It wrote more than the limit (bytes) and was stopped.
+    TooLarge(u64),
 }
 
 impl std::fmt::Display for RunError {
@@ -80,77 +78,191 @@ impl std::fmt::Display for RunError {
                     write!(f, ":\n{}", err.trim_end())
                 }
             }
-            RunError::TooLarge => write!(f, "wrote more than {MAX_OUTPUT_BYTES} bytes"),
+            RunError::TooLarge(max) => write!(
+                f,
+                "printed more than {max} bytes and was stopped (raise the limit with --max-render-bytes)"
+            ),
         }
     }
 }
 
-/// Whether an environment variable may carry a credential. Those never
-/// reach a render program: charts and plugins are code from the change
-/// under review.
-pub fn is_sensitive(name: &str) -> bool {
-    let n = name.to_ascii_uppercase();
-    const WORDS: [&str; 9] = [
-        "TOKEN",
-        "SECRET",
-        "PASSWORD",
-        "PASSWD",
-        "CREDENTIAL",
-        "API_KEY",
-        "APIKEY",
-        "PRIVATE_KEY",
-        "ACCESS_KEY",
+/// How a render program runs: its time and output bounds and the only
+/// environment it gets.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub timeout: Duration,
+    /// Most bytes of standard output; past it the program is killed.
+    pub max_output: u64,
+    /// Whether the program may reach the network.
+    pub network: bool,
+}
+
+/// Variables passed through to render programs as they are: everything
+/// else (tokens, CI variables, cloud credentials, SSH agents, kubeconfigs)
+/// is dropped. `LC_*` is passed too.
+pub const PASSED_VARIABLES: [&str; 13] = [
+    "PATH",
+    "TMPDIR",
+    "LANG",
+    "LANGUAGE",
+    "TZ",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+];
+
+/// A proxy on a port nothing listens on: where network access goes when a
+/// program may not reach the network.
+const CLOSED_PROXY: &str = "http://127.0.0.1:9";
+
+/// The environment of a render program: the allow-list, HOME set to
+/// `home` (a private, empty directory), Helm's repository and registry
+/// configuration by path (located as Helm locates them for the user), and,
+/// without network, every proxy pointed at a closed port and git limited
+/// to local repositories.
+pub fn child_env(
+    home: &Path,
+    network: bool,
+    var: &dyn Fn(&str) -> Option<OsString>,
+    all_names: &[OsString],
+) -> Vec<(OsString, OsString)> {
+    let mut env: Vec<(OsString, OsString)> = Vec::new();
+    for name in PASSED_VARIABLES {
+        if let Some(v) = var(name) {
+            env.push((name.into(), v));
+        }
+    }
+    for name in all_names {
+        if name.to_string_lossy().starts_with("LC_") {
+            if let Some(v) = var(&name.to_string_lossy()) {
+                env.push((name.clone(), v));
+            }
+        }
+    }
+    env.push(("HOME".into(), home.into()));
+    for (name, path) in helm_settings(var) {
+        env.push((name.into(), path.into()));
+    }
+    if !network {
+        env.retain(|(k, _)| {
+            !matches!(
+                k.to_str(),
+                Some("HTTPS_PROXY" | "https_proxy" | "HTTP_PROXY" | "http_proxy" | "NO_PROXY" | "no_proxy")
+            )
+        });
+        for name in ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"] {
+            env.push((name.into(), CLOSED_PROXY.into()));
+        }
+        env.push(("NO_PROXY".into(), "".into()));
+        env.push(("GIT_ALLOW_PROTOCOL".into(), "file".into()));
+    }
+    env.push(("GIT_TERMINAL_PROMPT".into(), "0".into()));
+    env.push(("GIT_CONFIG_NOSYSTEM".into(), "1".into()));
+    env
+}
+
+/// Helm's repository and registry configuration and repository cache for
+/// the user running kpsa: the `HELM_*` variable when set, else where Helm
+/// looks on Linux (`$XDG_CONFIG_HOME/helm`, `$XDG_CACHE_HOME/helm`, under
+/// `$HOME`). Only paths that exist are passed.
+fn helm_settings(var: &dyn Fn(&str) -> Option<OsString>) -> Vec<(&'static str, PathBuf)> {
+    let path = |n: &str| var(n).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let home = path("HOME");
+    let config = path("HELM_CONFIG_HOME").or_else(|| {
+        path("XDG_CONFIG_HOME")
+            .or_else(|| home.as_ref().map(|h| h.join(".config")))
+            .map(|d| d.join("helm"))
+    });
+    let cache = path("HELM_CACHE_HOME").or_else(|| {
+        path("XDG_CACHE_HOME")
+            .or_else(|| home.as_ref().map(|h| h.join(".cache")))
+            .map(|d| d.join("helm"))
+    });
+    let mut out = Vec::new();
+    let candidates = [
+        (
+            "HELM_REPOSITORY_CONFIG",
+            path("HELM_REPOSITORY_CONFIG").or_else(|| config.as_ref().map(|c| c.join("repositories.yaml"))),
+        ),
+        (
+            "HELM_REGISTRY_CONFIG",
+            path("HELM_REGISTRY_CONFIG")
+                .or_else(|| config.as_ref().map(|c| c.join("registry").join("config.json"))),
+        ),
+        (
+            "HELM_REPOSITORY_CACHE",
+            path("HELM_REPOSITORY_CACHE").or_else(|| cache.as_ref().map(|c| c.join("repository"))),
+        ),
     ];
-    const PREFIXES: [&str; 11] = [
-        "GITHUB_",
-        "GH_",
-        "GITLAB_",
-        "CI_JOB_",
-        "CI_REGISTRY",
-        "ACTIONS_",
-        "AWS_",
-        "AZURE_",
-        "GOOGLE_",
-        "VAULT_",
-        "ARGOCD_",
-    ];
-    WORDS.iter().any(|w| n.contains(w))
-        || PREFIXES.iter().any(|p| n.starts_with(p))
-        || matches!(
-            n.as_str(),
-            "KUBECONFIG" | "KUSTOMIZE_PLUGIN_HOME" | "SSH_AUTH_SOCK" | "NETRC"
-        )
+    for (name, p) in candidates {
+        if let Some(p) = p.filter(|p| p.exists()) {
+            out.push((name, p));
+        }
+    }
+    out
 }
 
 /// Run `inv` in `cwd`, killing it (and its process group) after `timeout`.
-pub fn run(inv: &Invocation, cwd: &Path, timeout: Duration) -> Result<Output, RunError> {
+/// The program is killed (with its process group) when it runs longer
+/// than `limits.timeout` or prints more than `limits.max_output` bytes, and
+/// it dies with kpsa: the kernel sends it SIGKILL when the thread that
+/// started it ends (`PR_SET_PDEATHSIG`).
+pub fn run(inv: &Invocation, cwd: &Path, limits: &Limits) -> Result<Output, RunError> {
+    let home = crate::interrupt::temp_dir("kpsa-home-").map_err(RunError::Spawn)?;
+    let names: Vec<OsString> = std::env::vars_os().map(|(k, _)| k).collect();
+    let env = child_env(home.path(), limits.network, &|n| std::env::var_os(n), &names);
     let mut cmd = Command::new(&inv.program);
     cmd.args(&inv.args)
         .current_dir(cwd)
+        .env_clear()
+        .envs(env)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
-    // SAFETY: the closure only calls pthread_sigmask, which is
-    // async-signal-safe, between fork and exec.
+    // SAFETY: getpid before the fork; in the child only async-signal-safe
+    // calls (pthread_sigmask, prctl, getppid, _exit) run before exec.
+    let parent = unsafe { libc::getpid() };
     unsafe {
-        cmd.pre_exec(crate::interrupt::unblock_in_child);
-    }
-    for (name, _) in std::env::vars_os() {
-        if is_sensitive(&name.to_string_lossy()) {
-            cmd.env_remove(&name);
-        }
+        cmd.pre_exec(move || {
+            crate::interrupt::unblock_in_child()?;
+            #[cfg(target_os = "linux")]
+            {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+                // kpsa may have died between fork and prctl.
+                if libc::getppid() != parent {
+                    libc::_exit(137);
+                }
+            }
+            let _ = parent;
+            Ok(())
+        });
     }
     let start = Instant::now();
     let mut child = crate::interrupt::spawn(&mut cmd).map_err(RunError::Spawn)?;
     let pid = child.id() as i32;
     let mut out_pipe = child.stdout.take().expect("piped");
     let mut err_pipe = child.stderr.take().expect("piped");
+    let max_output = limits.max_output;
+    let over = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let over_flag = over.clone();
     let out_thread = std::thread::spawn(move || {
         let mut buf = Vec::new();
-        let r = (&mut out_pipe)
-            .take(MAX_OUTPUT_BYTES + 1)
-            .read_to_end(&mut buf);
+        let r = (&mut out_pipe).take(max_output + 1).read_to_end(&mut buf);
+        if buf.len() as u64 > max_output {
+            // Too much: stop the program now rather than read the rest.
+            over_flag.store(true, std::sync::atomic::Ordering::SeqCst);
+            // SAFETY: kill(2) on the process group the child leads.
+            unsafe {
+                libc::kill(-pid, libc::SIGKILL);
+            }
+            buf = Vec::new();
+        }
         // Keep draining so the child never blocks on a full pipe.
         let _ = std::io::copy(&mut out_pipe, &mut std::io::sink());
         r.map(|_| buf)
@@ -165,7 +277,7 @@ pub fn run(inv: &Invocation, cwd: &Path, timeout: Duration) -> Result<Output, Ru
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break Some(status),
-            Ok(None) if start.elapsed() >= timeout => {
+            Ok(None) if start.elapsed() >= limits.timeout => {
                 // SAFETY: kill(2) with a negative pid signals the process
                 // group the child leads; no memory is involved.
                 unsafe {
@@ -189,16 +301,17 @@ pub fn run(inv: &Invocation, cwd: &Path, timeout: Duration) -> Result<Output, Ru
     let elapsed = start.elapsed();
     let stdout = out_thread.join().unwrap_or_else(|_| Ok(Vec::new()));
     let stderr = err_thread.join().unwrap_or_default();
+    drop(home);
+    if over.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(RunError::TooLarge(max_output));
+    }
     let Some(status) = status else {
-        return Err(RunError::Timeout(timeout, stderr));
+        return Err(RunError::Timeout(limits.timeout, stderr));
     };
     if !status.success() {
         return Err(RunError::Failed(status.code(), stderr));
     }
     let stdout = stdout.map_err(RunError::Spawn)?;
-    if stdout.len() as u64 > MAX_OUTPUT_BYTES {
-        return Err(RunError::TooLarge);
-    }
     Ok(Output {
         stdout,
         stderr,
@@ -225,6 +338,14 @@ pub fn which(program: &Path) -> Option<PathBuf> {
 mod tests {
     use super::*;
 
+    fn limits(ms: u64) -> Limits {
+        Limits {
+            timeout: Duration::from_millis(ms),
+            max_output: 1 << 20,
+            network: false,
+        }
+    }
+
     fn sh(script: &str) -> Invocation {
         Invocation {
             program: "/bin/sh".into(),
@@ -237,7 +358,7 @@ mod tests {
         let out = run(
             &sh("echo hi; echo warn >&2"),
             Path::new("/"),
-            Duration::from_secs(10),
+            &limits(10_000),
         )
         .unwrap();
         assert_eq!(out.stdout, b"hi\n");
@@ -245,7 +366,7 @@ mod tests {
         let e = run(
             &sh("echo boom >&2; exit 4"),
             Path::new("/"),
-            Duration::from_secs(10),
+            &limits(10_000),
         )
         .unwrap_err();
         assert!(
@@ -260,27 +381,47 @@ mod tests {
         let e = run(
             &sh("sleep 30 & sleep 30"),
             Path::new("/"),
-            Duration::from_millis(200),
+            &limits(200),
         )
         .unwrap_err();
         assert!(matches!(e, RunError::Timeout(..)), "{e:?}");
     }
 
     #[test]
-    fn credentials_are_recognised() {
-        for name in [
-            "GITHUB_TOKEN",
-            "GH_TOKEN",
-            "CI_JOB_TOKEN",
-            "AWS_SECRET_ACCESS_KEY",
-            "my_password",
-            "KUBECONFIG",
-        ] {
-            assert!(is_sensitive(name), "{name}");
+    fn only_allowed_variables_reach_the_child() {
+        let vars: std::collections::HashMap<&str, &str> = [
+            ("PATH", "/usr/bin"),
+            ("GITHUB_TOKEN", "canary"),
+            ("CI_REPOSITORY_URL", "https://gitlab-ci-token:canary@x/y.git"),
+            ("DOCKER_AUTH_CONFIG", "canary"),
+            ("MY_PAT", "canary"),
+            ("LC_ALL", "C.UTF-8"),
+            ("HTTPS_PROXY", "http://proxy:3128"),
+            ("HOME", "/root"),
+        ]
+        .into_iter()
+        .collect();
+        let names: Vec<OsString> = vars.keys().map(OsString::from).collect();
+        let get = |n: &str| vars.get(n).map(OsString::from);
+        let env = child_env(Path::new("/tmp/private"), true, &get, &names);
+        let keys: Vec<String> = env.iter().map(|(k, _)| k.to_string_lossy().into_owned()).collect();
+        for k in ["PATH", "LC_ALL", "HTTPS_PROXY", "HOME"] {
+            assert!(keys.contains(&k.to_string()), "{k} missing from {keys:?}");
         }
-        for name in ["PATH", "HOME", "HELM_CACHE_HOME", "XDG_CONFIG_HOME", "LANG"] {
-            assert!(!is_sensitive(name), "{name}");
-        }
+        assert!(!env.iter().any(|(_, v)| v.to_string_lossy().contains("canary")), "{env:?}");
+        assert!(env.contains(&("HOME".into(), "/tmp/private".into())));
+        // Without network, proxies go to a closed port and git stays local.
+        let env = child_env(Path::new("/tmp/private"), false, &get, &names);
+        assert!(env.contains(&("HTTPS_PROXY".into(), CLOSED_PROXY.into())));
+        assert!(!env.contains(&("HTTPS_PROXY".into(), "http://proxy:3128".into())));
+        assert!(env.contains(&("GIT_ALLOW_PROTOCOL".into(), "file".into())));
+    }
+
+    #[test]
+    fn too_much_output_stops_the_program() {
+        let e = run(&sh("yes"), Path::new("/"), &limits(20_000)).unwrap_err();
+        assert!(matches!(e, RunError::TooLarge(n) if n == 1 << 20), "{e:?}");
+        assert!(e.to_string().contains("--max-render-bytes"), "{e}");
     }
 
     #[test]

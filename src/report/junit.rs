@@ -11,21 +11,9 @@ use super::{Item, View};
 /// A workload: target, kind, namespace, name.
 type WorkloadKey = (String, String, String, String);
 
-/// Escape text for XML attributes and content.
+/// Escape text for XML attributes and content (see [`super::escape::xml`]).
 fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\r' | '\t') => {}
-            c => out.push(c),
-        }
-    }
-    out
+    super::escape::xml(s)
 }
 
 pub fn render(view: &View) -> String {

@@ -60,11 +60,69 @@ impl Templates {
         Ok(Templates { hb })
     }
 
+    /// Render `name` with `ctx`, every string from the input escaped first
+    /// (see [`escaped_context`]): built-in and user templates alike get
+    /// only safe values.
     fn render(&self, name: &str, ctx: &impl Serialize) -> Result<String, String> {
+        let value = serde_json::to_value(ctx).map_err(|e| format!("template {name}: {e}"))?;
         self.hb
-            .render(name, ctx)
+            .render(name, &escaped_context(value, false))
             .map_err(|e| format!("template {name}: {e}"))
     }
+}
+
+/// Context keys whose strings are kpsa's own text (markers, icons, check
+/// ids and documentation, settings, links built from `--link-base`): not
+/// escaped. Every other string in a template context came from the input.
+const TRUSTED_KEYS: [&str; 15] = [
+    "marker",
+    "icon",
+    "why",
+    "fix",
+    "summary",
+    "id",
+    "check",
+    "headline",
+    "truncated",
+    "level",
+    "fail_on",
+    "command",
+    "severity",
+    "tier",
+    "link",
+];
+
+/// The template context with [`escape::markdown`] applied to every string
+/// that is not under a [`TRUSTED_KEYS`] key.
+fn escaped_context(v: serde_json::Value, trusted: bool) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::String(s) if !trusted => Value::String(super::escape::markdown(&s, false)),
+        Value::Array(a) => Value::Array(a.into_iter().map(|x| escaped_context(x, trusted)).collect()),
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, x)| {
+                    let t = TRUSTED_KEYS.contains(&k.as_str());
+                    (k, escaped_context(x, t))
+                })
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// A repository path in a URL: everything but unreserved characters and
+/// `/` percent-encoded.
+fn url_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// One finding in a template.
@@ -125,7 +183,14 @@ pub fn finding_ctx(item: &Item, link_base: Option<&str>) -> FindingCtx {
         target: f.target.clone(),
         field: f.field.clone(),
         location: format!("{}:{}", at.path, at.line),
-        link: link_base.map(|b| format!("{}/{}#L{}", b.trim_end_matches('/'), at.path, at.line)),
+        link: link_base.map(|b| {
+            format!(
+                "{}/{}#L{}",
+                b.trim_end_matches('/'),
+                url_path(&at.path),
+                at.line
+            )
+        }),
         written_elsewhere: at.path != f.location.path || at.line != f.location.line,
         written_at: format!("{}:{}", f.location.path, f.location.line),
         path: at.path,

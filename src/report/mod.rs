@@ -5,6 +5,7 @@
 //! read a [`View`], the same for `scan` and `diff`.
 
 pub mod codequality;
+pub mod escape;
 pub mod json;
 pub mod junit;
 pub mod markdown;

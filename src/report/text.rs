@@ -66,7 +66,23 @@ impl Sources<'_> {
     }
 }
 
+/// The text report of a scan, safe for a terminal or a CI log
+/// ([`finish`]).
 pub fn render(result: &ScanResult, run: &RunInfo, color: bool) -> String {
+    finish(render_raw(result, run, color), color)
+}
+
+/// Remove every control character the input brought (kpsa's own colour
+/// codes excepted) and neutralise lines a CI system would run as commands.
+fn finish(out: String, color: bool) -> String {
+    if color {
+        super::escape::log_keeping_colour(&out)
+    } else {
+        super::escape::log(&out).into_owned()
+    }
+}
+
+fn render_raw(result: &ScanResult, run: &RunInfo, color: bool) -> String {
     let style = Style { color };
     let mut sources = Sources {
         files: HashMap::new(),
@@ -333,7 +349,12 @@ fn plural(k: usize, one: &str, many: &str) -> String {
 /// The text report of `kpsa diff`: level transitions, then the new
 /// findings at the changed lines that introduced them, then one line of
 /// counts.
+/// The text report of a diff, safe for a terminal or a CI log.
 pub fn render_diff(o: &Outcome, run: &RunInfo, color: bool) -> String {
+    finish(render_diff_raw(o, run, color), color)
+}
+
+fn render_diff_raw(o: &Outcome, run: &RunInfo, color: bool) -> String {
     let style = Style { color };
     let mut sources = Sources {
         files: HashMap::new(),
