@@ -108,6 +108,12 @@ pub fn remove_stale() {
 
 /// A temporary directory that is removed on drop, and on interruption.
 pub fn temp_dir(prefix: &str) -> std::io::Result<tempfile::TempDir> {
+    // Under the lock cleanup holds: a directory is either made before
+    // cleanup (and removed by it) or refused after it.
+    let _guard = SPAWN.lock();
+    if INTERRUPTED.load(Ordering::SeqCst) {
+        return Err(std::io::Error::other("interrupted"));
+    }
     let dir = tempfile::Builder::new().prefix(prefix).tempdir()?;
     if let Ok(mut dirs) = TEMP_DIRS.lock() {
         dirs.retain(|d| d.exists());

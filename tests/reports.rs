@@ -309,13 +309,13 @@ fn markdown_summary_default_and_custom_templates() {
         md.contains("| 🔴 high (breaks baseline: privileged) | 2 |"),
         "{md}"
     );
-    assert!(md.contains("[`charts/web/values-prod.yaml:6`](https://example.test/blob/abc/charts/web/values-prod.yaml#L6)"), "{md}");
+    assert!(md.contains("[<code>charts/web/values-prod.yaml:6</code>](https://example.test/blob/abc/charts/web/values-prod.yaml#L6)"), "{md}");
     assert!(
         md.contains("(not on a changed line)"),
         "the unattributed one says so: {md}"
     );
     assert!(
-        md.contains("| ⬇️ Deployment web-web | `web-prod` | restricted | privileged |"),
+        md.contains("| ⬇️ Deployment web-web | <code>web-prod</code> | restricted | privileged |"),
         "{md}"
     );
     assert!(

@@ -58,8 +58,10 @@ pub fn log(s: &str) -> Cow<'_, str> {
 /// Like [`log`], for a text report that may hold kpsa's own colour codes
 /// (`ESC [ digits m`): those survive, every other control goes.
 pub fn log_keeping_colour(s: &str) -> String {
+    // U+E000 stands for kpsa's ESC below: none may come from the input.
+    let s: String = s.chars().filter(|c| *c != '\u{E000}').collect();
     let mut out = String::with_capacity(s.len());
-    let mut rest = s;
+    let mut rest = s.as_str();
     while let Some(at) = rest.find('\x1b') {
         out.push_str(&rest[..at]);
         let after = &rest[at + 1..];
@@ -79,24 +81,7 @@ pub fn log_keeping_colour(s: &str) -> String {
         }
     }
     out.push_str(rest);
-    // Input cannot bring U+E000 through: it is removed before the colour
-    // codes come back.
-    let cleaned = log(&out).into_owned();
-    let mut back = String::with_capacity(cleaned.len());
-    let mut chars = cleaned.chars().peekable();
-    let mut in_code = false;
-    while let Some(c) = chars.next() {
-        if c == '\u{E000}' {
-            back.push_str("\x1b[");
-            in_code = true;
-            continue;
-        }
-        if in_code && c == 'm' {
-            in_code = false;
-        }
-        back.push(c);
-    }
-    back
+    log(&out).replace('\u{E000}', "\x1b[")
 }
 
 /// Zero-width space: put after a character that would start a mention or
@@ -135,7 +120,9 @@ pub fn markdown(s: &str, multiline: bool) -> String {
             '\n' | '\t' => out.push(' '),
             '&' => {
                 out.push_str("&amp;");
-                out.push_str(ZWSP);
+                if next(1).is_some_and(|n| n.is_alphanumeric()) {
+                    out.push_str(ZWSP);
+                }
             }
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
@@ -150,7 +137,10 @@ pub fn markdown(s: &str, multiline: bool) -> String {
             '\\' => out.push_str("&#92;"),
             '@' | '#' | '!' | '~' | '%' | '$' => {
                 out.push(c);
-                out.push_str(ZWSP);
+                // A reference needs a name or number right after it.
+                if next(1).is_some_and(|n| n.is_alphanumeric() || n == '"' || n == '_') {
+                    out.push_str(ZWSP);
+                }
             }
             ':' if next(1) == Some('/') && next(2) == Some('/') => {
                 out.push(':');

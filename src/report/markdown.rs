@@ -528,13 +528,13 @@ mod tests {
         };
         let t = Templates::new(&[]).unwrap();
         let c = comment(&item, &t).unwrap();
-        assert!(c.starts_with("<!-- kpsa:finding kpsa/v1:0123456789abcdef0123456789abcdef -->\n🔴 **kpsa `privileged`** (high): privileged (container \"app\""), "{c}");
+        assert!(c.starts_with("<!-- kpsa:finding kpsa/v1:0123456789abcdef0123456789abcdef -->\n🔴 **kpsa `privileged`** (high): privileged (container &quot;app&quot;"), "{c}");
         assert!(
-            c.contains("Deployment prod/web, container `app` · target `web-prod`"),
+            c.contains("Deployment prod/web, container <code>app</code> · target <code>web-prod</code>"),
             "{c}"
         );
         assert!(
-            c.contains("written at `charts/web/templates/deployment.yaml:25`"),
+            c.contains("written at <code>charts/web/templates/deployment.yaml:25</code>"),
             "{c}"
         );
         assert!(c.contains("privileged: false"), "the fix: {c}");
