@@ -45,6 +45,8 @@ pub struct Applied {
     pub matched: usize,
     /// Entries no finding matches any more.
     pub stale: Vec<Entry>,
+    /// Entries with an empty reason: they accept nothing.
+    pub without_reason: Vec<Entry>,
 }
 
 fn entry(f: &Finding, reason: String) -> Entry {
@@ -120,9 +122,12 @@ pub fn render(file: &File) -> String {
 /// Mark the findings the file accepts; return the counts and stale entries.
 pub fn apply(findings: &mut [Finding], file: &File, name: &str) -> Applied {
     let mut seen = std::collections::HashSet::new();
+    // An entry needs a reason to accept anything.
+    let has_reason = |e: &&Entry| !e.reason.trim().is_empty();
     let wanted: std::collections::HashSet<&str> = file
         .findings
         .iter()
+        .filter(has_reason)
         .map(|e| e.fingerprint.as_str())
         .collect();
     let mut matched = 0;
@@ -139,7 +144,13 @@ pub fn apply(findings: &mut [Finding], file: &File, name: &str) -> Applied {
         stale: file
             .findings
             .iter()
-            .filter(|e| !seen.contains(&e.fingerprint))
+            .filter(|e| has_reason(e) && !seen.contains(&e.fingerprint))
+            .cloned()
+            .collect(),
+        without_reason: file
+            .findings
+            .iter()
+            .filter(|e| !has_reason(e))
             .cloned()
             .collect(),
     }

@@ -130,8 +130,9 @@ struct AcceptArgs {
     /// The accepted-findings file to write (reasons already in it are kept).
     #[arg(long, value_name = "FILE")]
     write: PathBuf,
-    /// The reason recorded for new entries.
-    #[arg(long, default_value = "")]
+    /// The reason recorded for new entries (required: an entry without a
+    /// reason accepts nothing).
+    #[arg(long, value_parser = non_blank)]
     reason: String,
     #[command(flatten)]
     scan: ScanArgs,
@@ -253,6 +254,14 @@ struct TargetsArgs {
 enum ListFormat {
     Text,
     Json,
+}
+
+fn non_blank(s: &str) -> Result<String, String> {
+    if s.trim().is_empty() {
+        Err("must not be empty".into())
+    } else {
+        Ok(s.to_string())
+    }
 }
 
 fn parse_jobs(s: &str) -> Result<usize, String> {

@@ -616,6 +616,44 @@ fn process_chunk(stream: &Stream, chunk: Chunk, opts: &ScanOptions) -> Outcome {
                 .or_else(|| stream.namespace.clone())
                 .unwrap_or_else(|| "default".into());
             let rule = crate::suppress::annotation_rule(object.node, view.metadata, || r.display());
+            // A misspelt check id would suppress nothing without a word.
+            for (_, check) in rule.iter().flat_map(|rule| &rule.entries) {
+                if crate::policy::registry::find(check).is_some() {
+                    continue;
+                }
+                let in_template = view
+                    .metadata
+                    .and_then(|m| m.path(&["annotations", crate::suppress::IGNORE]));
+                let (node, field) = match in_template {
+                    Some(n) => (Some(n), format!("{}metadata.annotations", view.prefix)),
+                    None => (
+                        object.node.path(&["metadata", "annotations", crate::suppress::IGNORE]),
+                        "metadata.annotations".to_string(),
+                    ),
+                };
+                let pos = node.map_or(view.object_pos, |n| n.pos);
+                let mut err = error_at(
+                    path,
+                    pos,
+                    format!(
+                        "{} on {}: {check:?} is not a check, so it suppresses nothing{}; the checks are listed by `kpsa checks`",
+                        crate::suppress::IGNORE,
+                        r.display(),
+                        crate::policy::registry::closest(check)
+                            .map(|c| format!(" (did you mean {c:?}?)"))
+                            .unwrap_or_default()
+                    ),
+                );
+                err.rendered = origin.as_ref().map(|o| {
+                    Box::new(RenderedError {
+                        target: stream.target.clone(),
+                        object: r.clone(),
+                        field,
+                        origin: o.clone(),
+                    })
+                });
+                out.errors.push(err);
+            }
             let assessed = opts
                 .admission
                 .as_ref()

@@ -37,6 +37,11 @@ pub struct Suppression {
     pub active: bool,
     /// Why it does not suppress.
     pub problem: Option<String>,
+    /// `kpsa diff`: the change under review added it, so it does not
+    /// suppress until someone who may approve it does
+    /// (`--allow-new-suppressions`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub pending: bool,
 }
 
 /// Days since 1970-01-01 of a `YYYY-MM-DD` date.
@@ -112,6 +117,7 @@ fn judge(
         source,
         active: problem.is_none(),
         problem,
+        pending: false,
     }
 }
 
@@ -177,39 +183,83 @@ impl AnnotationRule {
     }
 }
 
-fn glob_match(pattern: &Option<String>, value: &str) -> bool {
-    match pattern {
-        None => true,
-        Some(p) => globset::Glob::new(p).is_ok_and(|g| g.compile_matcher().is_match(value)),
+/// An exemption with its globs compiled once per run (compiling them per
+/// finding cost minutes on large repositories).
+struct Compiled<'a> {
+    exemption: &'a Exemption,
+    matchers: [Pattern; 6],
+}
+
+/// One field's pattern: unset, or a glob (one that does not compile,
+/// which the config reader already refuses, matches nothing).
+enum Pattern {
+    Any,
+    Glob(globset::GlobMatcher),
+    Never,
+}
+
+impl Pattern {
+    fn is_match(&self, v: &str) -> bool {
+        match self {
+            Pattern::Any => true,
+            Pattern::Glob(g) => g.is_match(v),
+            Pattern::Never => false,
+        }
+    }
+}
+
+impl Compiled<'_> {
+    fn new(e: &Exemption) -> Compiled<'_> {
+        let m = |p: &Option<String>| match p {
+            None => Pattern::Any,
+            Some(p) => globset::Glob::new(p).map_or(Pattern::Never, |g| Pattern::Glob(g.compile_matcher())),
+        };
+        Compiled {
+            exemption: e,
+            matchers: [
+                m(&e.target),
+                m(&e.namespace),
+                m(&e.kind),
+                m(&e.name),
+                m(&e.check),
+                m(&e.container),
+            ],
+        }
+    }
+
+    fn matches(&self, f: &Finding) -> bool {
+        let is = |i: usize, v: &str| self.matchers[i].is_match(v);
+        is(0, &f.target)
+            && is(1, &f.namespace)
+            && is(2, &f.object.kind)
+            && is(3, &f.object.name)
+            && is(4, f.check)
+            && match (&self.matchers[5], &f.container) {
+                (Pattern::Any, _) => true,
+                (p, Some(c)) => p.is_match(c),
+                (_, None) => false,
+            }
     }
 }
 
 /// Apply the config's exemptions to findings that no annotation
-/// suppresses; `namespace_of` gives a finding's effective namespace.
+/// suppresses.
 pub fn apply_config(
     findings: &mut [Finding],
     exemptions: &[Exemption],
     config_name: &str,
     today: i64,
 ) {
+    if exemptions.is_empty() {
+        return;
+    }
+    let compiled: Vec<Compiled> = exemptions.iter().map(Compiled::new).collect();
     for f in findings.iter_mut() {
         if f.suppression.as_ref().is_some_and(|s| s.active) {
             continue;
         }
-        let ns = f.namespace.clone();
-        let found = exemptions.iter().find(|e| {
-            glob_match(&e.target, &f.target)
-                && glob_match(&e.namespace, &ns)
-                && glob_match(&e.kind, &f.object.kind)
-                && glob_match(&e.name, &f.object.name)
-                && glob_match(&e.check, f.check)
-                && match (&e.container, &f.container) {
-                    (None, _) => true,
-                    (Some(p), Some(c)) => glob_match(&Some(p.clone()), c),
-                    (Some(_), None) => false,
-                }
-        });
-        if let Some(e) = found {
+        if let Some(c) = compiled.iter().find(|c| c.matches(f)) {
+            let e = c.exemption;
             let s = judge(
                 "config",
                 e.reason.clone(),

@@ -633,7 +633,20 @@ fn accepted_findings_round_trip() {
         "kpsa-accepted.json",
         &text.replace("adopted 2026-11", "reviewed by SEC"),
     );
-    repo.kpsa(".", &["accept", "--write", "kpsa-accepted.json", "-q"], &[]);
+    // `accept` needs a reason: an entry without one accepts nothing.
+    let run = repo.kpsa(".", &["accept", "--write", "kpsa-accepted.json", "-q"], &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let run = repo.kpsa(
+        ".",
+        &["accept", "--write", "kpsa-accepted.json", "-q", "--reason", " "],
+        &[],
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    repo.kpsa(
+        ".",
+        &["accept", "--write", "kpsa-accepted.json", "-q", "--reason", "new"],
+        &[],
+    );
     assert!(
         repo.read("kpsa-accepted.json")
             .matches("reviewed by SEC")
@@ -671,6 +684,28 @@ fn accepted_findings_round_trip() {
         ),
         "{}",
         run.stdout
+    );
+    // An entry whose reason was emptied accepts nothing, and says so.
+    let mut file: Value = serde_json::from_str(&repo.read("kpsa-accepted.json")).unwrap();
+    let entry = file["findings"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|e| e["object"] == "Pod x/a")
+        .expect("an entry for Pod x/a");
+    entry["reason"] = "".into();
+    let first_fp = entry["fingerprint"].as_str().unwrap().to_string();
+    repo.write("kpsa-accepted.json", &file.to_string());
+    let (code, r, _) = scan(&repo, &["raw", "--accepted", "kpsa-accepted.json"]);
+    assert_eq!(code, 1);
+    assert_eq!(r["accepted"]["without_reason"][0]["fingerprint"], first_fp.as_str());
+    assert!(
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["fingerprint"] == first_fp.as_str() && f["accepted"] == false),
+        "{r}"
     );
     // A broken file is a usage error.
     repo.write("kpsa-accepted.json", "{\"version\": 2, \"findings\": []}");

@@ -38,6 +38,33 @@ pub fn find(id: &str) -> Option<&'static Check> {
     CHECKS.iter().copied().find(|c| c.id == id)
 }
 
+/// The check id nearest to a misspelt one, if it is near enough (case
+/// differences cost nothing).
+pub fn closest(id: &str) -> Option<&'static str> {
+    CHECKS
+        .iter()
+        .map(|c| (edit_distance(&id.to_ascii_lowercase(), &c.id.to_ascii_lowercase()), c.id))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 3))
+        .min()
+        .map(|(_, k)| k)
+}
+
+/// Levenshtein distance between two strings, by characters.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
 /// Ids of the checks that decide `level` at `version`, as upstream's registry
 /// builds them: baseline checks in force, plus (for restricted) the
 /// restricted checks in force, minus the baseline checks they override.

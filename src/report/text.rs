@@ -127,6 +127,13 @@ fn render_raw(result: &ScanResult, run: &RunInfo, color: bool) -> String {
                 e.fingerprint
             );
         }
+        for e in &a.without_reason {
+            let _ = writeln!(
+                out,
+                "  no reason, accepts nothing: {} {} (target {}) [{}]",
+                e.check, e.object, e.target, e.fingerprint
+            );
+        }
         out.push('\n');
     }
     out.push_str(&summary(result, run, &style));
