@@ -144,10 +144,16 @@ struct DiffArgs {
     /// request shows); `A` compares A with the working tree, uncommitted changes included.
     /// Branches, tags, SHAs and `HEAD~2` forms work.
     revisions: String,
-    /// Whose configuration drives both sides: the head's (default) or the base's
-    /// (for protected branches, so a change cannot lower its own gate).
-    #[arg(long, value_enum, default_value = "head")]
+    /// Whose configuration decides the verdict: the base's (default: the change under
+    /// review cannot lower its own gate; its policy changes are listed as needing review)
+    /// or the head's (for trusted runs, such as a push to the default branch).
+    #[arg(long, value_enum, default_value = "base")]
     config_from: ConfigFrom,
+    /// Let suppressions that the change itself adds (`kpsa.io/ignore` annotations)
+    /// suppress. Only for a job definition the change cannot alter, deciding from
+    /// something its author cannot set (an approval label); see docs/security.md.
+    #[arg(long)]
+    allow_new_suppressions: bool,
     /// Also render unchanged targets on the head side and report every current
     /// finding (status `unchanged` for the old ones).
     #[arg(long)]
@@ -1009,6 +1015,7 @@ fn run_diff(args: DiffArgs, dests: Destinations) -> i32 {
         cwd,
         config: args.common.config.clone(),
         config_from_base: args.config_from == ConfigFrom::Base,
+        allow_new_suppressions: args.allow_new_suppressions,
         // Code Quality holds every current finding: render every head target.
         include_unchanged: args.include_unchanged
             || dests.iter().any(|(f, _)| *f == Format::Codequality),

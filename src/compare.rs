@@ -1,9 +1,14 @@
 //! `kpsa diff`: two snapshots through the pipeline, rendering only the
 //! targets a change touched, then classification and attribution.
 //!
-//! B's configuration is used for both sides (or A's with
-//! `--config-from base`), so the comparison is like for like; every
-//! difference between the two sides' configurations is listed.
+//! The base's configuration decides the verdict on both sides (the change
+//! under review cannot lower its own gate; `--config-from head` for
+//! trusted runs), so the comparison is like for like; every difference
+//! between the two sides' configurations is listed, as needing review when
+//! it is not applied. Targets are the union of both sides' targets: a
+//! change cannot escape by deleting or narrowing its own target, and its new
+//! targets are scanned. A suppression the change adds does not suppress
+//! unless `--allow-new-suppressions` (docs/security.md).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -28,8 +33,10 @@ pub struct Request {
     pub cwd: PathBuf,
     /// `--config FILE`.
     pub config: Option<PathBuf>,
-    /// `--config-from base`.
+    /// `--config-from base` (the default).
     pub config_from_base: bool,
+    /// `--allow-new-suppressions`.
+    pub allow_new_suppressions: bool,
     /// Render every current target on the head side.
     pub include_unchanged: bool,
     /// Render every target on both sides.
@@ -42,6 +49,9 @@ pub struct ConfigChange {
     pub setting: String,
     pub base: Option<String>,
     pub head: Option<String>,
+    /// Whether the head's value is in force: false when the base's
+    /// configuration decides (the change needs review to apply it).
+    pub applied: bool,
 }
 
 /// How many targets were evaluated and skipped on each side.
@@ -150,22 +160,32 @@ pub fn run(req: &Request, settings: Settings) -> Result<Outcome, Failure> {
         .strip_prefix(&root)
         .unwrap_or(Path::new(""))
         .to_path_buf();
+    // A `--config` inside the repository is read from the side that decides
+    // (the base by default), never from the working tree; one outside it is
+    // the caller's own file, read as given.
     let (config_rel, explicit_text) = match &req.config {
         Some(f) => {
             let abs = crate::pipeline::absolute(f);
-            let text = std::fs::read_to_string(&abs).map_err(|e| {
-                Failure::Config(config::ConfigError {
-                    file: abs.clone(),
-                    pos: None,
-                    message: format!("cannot read: {e}"),
-                    hint: None,
-                })
-            })?;
-            (
-                abs.strip_prefix(&root).ok().map(Path::to_path_buf),
-                Some((abs, text)),
-            )
+            let real = std::fs::canonicalize(&abs).unwrap_or_else(|_| abs.clone());
+            match real.strip_prefix(&root).or_else(|_| abs.strip_prefix(&root)) {
+                Ok(rel) => (Some(rel.to_path_buf()), None),
+                Err(_) => {
+                    let text = std::fs::read_to_string(&abs).map_err(|e| {
+                        Failure::Config(config::ConfigError {
+                            file: abs.clone(),
+                            pos: None,
+                            message: format!("cannot read: {e}"),
+                            hint: None,
+                        })
+                    })?;
+                    (None, Some((abs, text)))
+                }
+            }
         }
+        None if req.config_from_base => (
+            find_config(&base_tree, &rel_cwd).or_else(|| find_config(head, &rel_cwd)),
+            None,
+        ),
         None => (
             find_config(head, &rel_cwd).or_else(|| find_config(&base_tree, &rel_cwd)),
             None,
@@ -203,16 +223,39 @@ pub fn run(req: &Request, settings: Settings) -> Result<Outcome, Failure> {
         ),
         None => (None, None),
     };
+    // The head's own configuration, for the targets it adds. Under the
+    // base's policy a head config that does not parse is listed, not fatal.
+    let policy_is_head = !req.config_from_base && explicit_text.is_none();
+    let own_head = match (&head_text, policy_is_head) {
+        (Some(text), false) => parse_at(head, text).ok(),
+        _ => None,
+    };
     let config_changes = {
         let side_cfg =
             |t: &dyn Tree, text: &Option<String>| text.as_ref().and_then(|x| parse_at(t, x).ok());
-        compare_configs(
+        let mut changes = compare_configs(
             side_cfg(&base_tree, &base_text).as_ref(),
             side_cfg(head, &head_text).as_ref(),
             base_tree.root(),
             head.root(),
             base_text.is_some() != head_text.is_some(),
-        )
+        );
+        if !policy_is_head {
+            if let (Some(text), None) = (&head_text, &own_head) {
+                if let Err(Failure::Config(e)) = parse_at(head, text) {
+                    changes.push(ConfigChange {
+                        setting: "config file".into(),
+                        base: None,
+                        head: Some(format!("invalid: {e}")),
+                        applied: false,
+                    });
+                }
+            }
+        }
+        for c in &mut changes {
+            c.applied = policy_is_head;
+        }
+        changes
     };
     let (scan_opts, renderers, progress, jobs) =
         settings(head_cfg.as_ref()).map_err(Failure::Settings)?;
@@ -223,7 +266,7 @@ pub fn run(req: &Request, settings: Settings) -> Result<Outcome, Failure> {
 
     // Plan both sides and pair their targets.
     // Each base target carries the id of its head target.
-    let (head_plan, base_plan) = match head_cfg.as_ref().filter(|c| !c.targets.is_empty()) {
+    let (mut head_plan, mut base_plan) = match head_cfg.as_ref().filter(|c| !c.targets.is_empty()) {
         Some(hc) => {
             let bc = base_cfg.as_ref().expect("parsed with the head's");
             plan_configured(head, &base_tree, hc, bc, &changes)
@@ -249,6 +292,25 @@ pub fn run(req: &Request, settings: Settings) -> Result<Outcome, Failure> {
             (hp, bp)
         }
     };
+    // Under the base's policy, targets the head's configuration adds are
+    // scanned too (the union of both sides' targets).
+    if let Some(own) = own_head.as_ref().filter(|c| !c.targets.is_empty()) {
+        let own_base = head_text
+            .as_ref()
+            .and_then(|t| parse_at(&base_tree, t).ok())
+            .unwrap_or_else(|| own.clone());
+        let (hp, bp) = plan_configured(head, &base_tree, own, &own_base, &changes);
+        let known: BTreeSet<String> = head_plan.targets.iter().map(|t| t.id.clone()).collect();
+        let extra: BTreeSet<String> = hp
+            .targets
+            .iter()
+            .filter(|t| !known.contains(&t.id))
+            .map(|t| t.id.clone())
+            .collect();
+        head_plan.targets.extend(hp.targets.into_iter().filter(|t| extra.contains(&t.id)));
+        head_plan.errors.extend(hp.errors);
+        base_plan.targets.extend(bp.targets.into_iter().filter(|t| extra.contains(&t.id)));
+    }
     let base_targets: Vec<Target> = base_plan.targets;
     let changed: BTreeSet<&str> = changes.paths();
     let touches = |tree_root: &Path, t: &Target| {
@@ -315,7 +377,7 @@ pub fn run(req: &Request, settings: Settings) -> Result<Outcome, Failure> {
     }
 
     // Both sides at once: their renders share the `--jobs` bound.
-    let (head_snap, base_snap) = pool.install(|| {
+    let (mut head_snap, base_snap) = pool.install(|| {
         rayon::join(
             || {
                 pipeline::run(
@@ -356,6 +418,14 @@ pub fn run(req: &Request, settings: Settings) -> Result<Outcome, Failure> {
         warnings.push(format!("base side: {}: {}", e.path, e.message));
     }
     let ids = |ts: &[Target]| -> BTreeSet<String> { ts.iter().map(|t| t.id.clone()).collect() };
+    if !req.allow_new_suppressions {
+        let judged: BTreeSet<String> = ids(&base_run)
+            .into_iter()
+            .chain(added.iter().cloned())
+            .chain(base_failed.iter().cloned())
+            .collect();
+        hold_new_suppressions(&mut head_snap.result.findings, &base_snap.result.findings, &judged);
+    }
     let base_side = Side {
         findings: &base_snap.result.findings,
         workloads: &base_snap.result.workloads,
@@ -426,6 +496,36 @@ pub fn run(req: &Request, settings: Settings) -> Result<Outcome, Failure> {
     })
 }
 
+/// A change cannot approve itself: an annotation suppression on a head
+/// finding that the base did not already suppress was added by the change,
+/// so it does not suppress (it is `pending`) and the finding counts. Only
+/// targets evaluated on the base side (or new, or failed there) are judged:
+/// an untouched target's suppressions are the base's own.
+fn hold_new_suppressions(
+    head: &mut [crate::finding::Finding],
+    base: &[crate::finding::Finding],
+    judged: &BTreeSet<String>,
+) {
+    let base_waived: BTreeSet<&str> = base
+        .iter()
+        .filter(|f| f.waived())
+        .map(|f| f.fingerprint.as_str())
+        .collect();
+    for f in head.iter_mut() {
+        if !judged.contains(&f.target) || base_waived.contains(f.fingerprint.as_str()) {
+            continue;
+        }
+        if let Some(s) = f.suppression.as_mut().filter(|s| s.active && s.by == "annotation") {
+            s.active = false;
+            s.pending = true;
+            s.problem = Some(
+                "added by this change: it applies once approved (a run with --allow-new-suppressions)"
+                    .into(),
+            );
+        }
+    }
+}
+
 /// Findings whose suppression the change added or removed: a change must
 /// not quietly accept its own findings.
 fn suppression_changes(
@@ -452,10 +552,21 @@ fn suppression_changes(
                 Some(c) => format!("{}, container {c}", h.object.display()),
                 None => h.object.display(),
             };
+            let pending = h.suppression.as_ref().is_some_and(|s| s.pending);
             out.push(ConfigChange {
                 setting: format!("suppression: {} on {who} (target {})", h.check, h.target),
                 base: before,
-                head: after,
+                head: after.or_else(|| {
+                    pending.then(|| {
+                        let s = h.suppression.as_ref().expect("pending");
+                        format!(
+                            "pending: suppressed by {}: {}",
+                            s.source,
+                            s.reason.clone().unwrap_or_default()
+                        )
+                    })
+                }),
+                applied: !pending,
             });
         }
     }
@@ -486,6 +597,13 @@ fn plan_configured(
     let mut hp = Plan::default();
     let mut bp = Plan::default();
     for (hs, bs) in hc.targets.iter().zip(&bc.targets) {
+        let hs = &follow_renames_forward(hs, head, changes);
+        if !main_path_exists(hs, head) && main_path_exists(bs, base) {
+            // The head removed what the target renders: its findings are fixed.
+            let b = plan::from_config(base, std::slice::from_ref(bs), &bc.file);
+            bp.targets.extend(b.targets);
+            continue;
+        }
         let h = plan::from_config(head, std::slice::from_ref(hs), &hc.file);
         hp.errors.extend(h.errors);
         let Some(ht) = h.targets.into_iter().next() else {
@@ -500,6 +618,41 @@ fn plan_configured(
         hp.targets.push(ht);
     }
     (hp, bp)
+}
+
+/// Whether the chart or kustomization a target renders exists in a tree
+/// (manifests: always, their globs decide).
+fn main_path_exists(spec: &TargetSpec, t: &dyn Tree) -> bool {
+    match &spec.source {
+        SourceSpec::Helm(h) => t.is_dir(&h.chart),
+        SourceSpec::Kustomize { path } => t.is_dir(&plan::normalize(path)),
+        SourceSpec::Manifests { .. } => true,
+    }
+}
+
+/// A target spec (written for the base) with paths the head does not have
+/// mapped through the change's renames.
+fn follow_renames_forward(spec: &TargetSpec, head: &dyn Tree, changes: &Changes) -> TargetSpec {
+    let root = head.root();
+    let map = |p: &PathBuf| -> PathBuf {
+        if head.is_dir(p) || head.is_file(p) {
+            return p.clone();
+        }
+        changes
+            .head_path(&relative(root, p))
+            .map(|h| root.join(h))
+            .unwrap_or_else(|| p.clone())
+    };
+    let mut s = spec.clone();
+    match &mut s.source {
+        SourceSpec::Helm(h) => {
+            h.chart = map(&h.chart);
+            h.values = h.values.iter().map(map).collect();
+        }
+        SourceSpec::Kustomize { path } => *path = map(path),
+        SourceSpec::Manifests { .. } => {}
+    }
+    s
 }
 
 /// A target spec with paths the base does not have mapped through renames.
@@ -541,6 +694,7 @@ fn compare_configs(
             setting: "config file".into(),
             base: base.map(|c| relative(base_root, &c.file)),
             head: head.map(|c| relative(head_root, &c.file)),
+            applied: true,
         });
     }
     let (b, h) = (describe(base, base_root), describe(head, head_root));
@@ -551,6 +705,7 @@ fn compare_configs(
                 setting: k.clone(),
                 base: b.get(k).cloned(),
                 head: h.get(k).cloned(),
+                applied: true,
             });
         }
     }

@@ -126,6 +126,27 @@ impl Changes {
             .collect()
     }
 
+    /// Map a base path (file or directory) to its head path through renames.
+    pub fn head_path(&self, base: &str) -> Option<String> {
+        for c in &self.files {
+            let (Some(old), Some(new)) = (&c.old, &c.new) else {
+                continue;
+            };
+            if old == new {
+                continue;
+            }
+            if old == base {
+                return Some(new.clone());
+            }
+            if let Some(suffix) = old.strip_prefix(&format!("{base}/")) {
+                if let Some(prefix) = new.strip_suffix(&format!("/{suffix}")) {
+                    return Some(prefix.to_string());
+                }
+            }
+        }
+        None
+    }
+
     /// Map a head path (file or directory) to its base path through renames.
     pub fn base_path(&self, head: &str) -> Option<String> {
         for c in &self.files {

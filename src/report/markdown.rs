@@ -248,6 +248,8 @@ struct ConfigCtx {
     setting: String,
     base: Option<String>,
     head: Option<String>,
+    /// False: the head's value is not in force (needs review).
+    applied: bool,
 }
 
 /// The context of `summary.md.hbs` (documented in `docs/templates.md`).
@@ -398,6 +400,7 @@ pub fn summary(
                             setting: c.setting.clone(),
                             base: c.base.clone(),
                             head: c.head.clone(),
+                            applied: c.applied,
                         })
                         .collect()
                 })

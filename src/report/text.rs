@@ -389,10 +389,15 @@ fn render_diff_raw(o: &Outcome, run: &RunInfo, color: bool) -> String {
         for c in &o.config_changes {
             let _ = writeln!(
                 out,
-                "  {}: {} → {}",
+                "  {}: {} → {}{}",
                 c.setting,
                 c.base.as_deref().unwrap_or("(unset)"),
-                c.head.as_deref().unwrap_or("(unset)")
+                c.head.as_deref().unwrap_or("(unset)"),
+                if c.applied {
+                    ""
+                } else {
+                    " (not applied: needs review)"
+                }
             );
         }
     }
