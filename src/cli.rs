@@ -634,10 +634,16 @@ fn make_plan(
     }
     if let Some(h) = helm {
         if let Some(why) = h.release.as_deref().and_then(config::release_name_error) {
-            return Err(format!("--release {:?} is not a valid Helm release name: {why}", h.release.as_deref().unwrap_or_default()));
+            return Err(format!(
+                "--release {:?} is not a valid Helm release name: {why}",
+                h.release.as_deref().unwrap_or_default()
+            ));
         }
         if let Some(why) = h.namespace.as_deref().and_then(config::dns1123_label_error) {
-            return Err(format!("--namespace {:?} is not a valid namespace: {why}", h.namespace.as_deref().unwrap_or_default()));
+            return Err(format!(
+                "--namespace {:?} is not a valid namespace: {why}",
+                h.namespace.as_deref().unwrap_or_default()
+            ));
         }
     }
     if helm.is_some_and(HelmArgs::given)

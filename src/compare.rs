@@ -167,7 +167,10 @@ pub fn run(req: &Request, settings: Settings) -> Result<Outcome, Failure> {
         Some(f) => {
             let abs = crate::pipeline::absolute(f);
             let real = std::fs::canonicalize(&abs).unwrap_or_else(|_| abs.clone());
-            match real.strip_prefix(&root).or_else(|_| abs.strip_prefix(&root)) {
+            match real
+                .strip_prefix(&root)
+                .or_else(|_| abs.strip_prefix(&root))
+            {
                 Ok(rel) => (Some(rel.to_path_buf()), None),
                 Err(_) => {
                     let text = std::fs::read_to_string(&abs).map_err(|e| {
@@ -295,21 +298,41 @@ pub fn run(req: &Request, settings: Settings) -> Result<Outcome, Failure> {
     // Under the base's policy, targets the head's configuration adds are
     // scanned too (the union of both sides' targets).
     if let Some(own) = own_head.as_ref().filter(|c| !c.targets.is_empty()) {
+        let known: BTreeSet<String> = head_plan
+            .targets
+            .iter()
+            .chain(&base_plan.targets)
+            .map(|t| t.id.clone())
+            .collect();
+        // Targets the policy names already are the policy's (their head
+        // definition is listed as a change needing review).
+        let keep = |c: &Config| Config {
+            targets: c
+                .targets
+                .iter()
+                .filter(|t| t.name.as_ref().is_none_or(|n| !known.contains(n)))
+                .cloned()
+                .collect(),
+            ..c.clone()
+        };
         let own_base = head_text
             .as_ref()
             .and_then(|t| parse_at(&base_tree, t).ok())
             .unwrap_or_else(|| own.clone());
-        let (hp, bp) = plan_configured(head, &base_tree, own, &own_base, &changes);
-        let known: BTreeSet<String> = head_plan.targets.iter().map(|t| t.id.clone()).collect();
+        let (hp, bp) = plan_configured(head, &base_tree, &keep(own), &keep(&own_base), &changes);
         let extra: BTreeSet<String> = hp
             .targets
             .iter()
             .filter(|t| !known.contains(&t.id))
             .map(|t| t.id.clone())
             .collect();
-        head_plan.targets.extend(hp.targets.into_iter().filter(|t| extra.contains(&t.id)));
+        head_plan
+            .targets
+            .extend(hp.targets.into_iter().filter(|t| extra.contains(&t.id)));
         head_plan.errors.extend(hp.errors);
-        base_plan.targets.extend(bp.targets.into_iter().filter(|t| extra.contains(&t.id)));
+        base_plan
+            .targets
+            .extend(bp.targets.into_iter().filter(|t| extra.contains(&t.id)));
     }
     let base_targets: Vec<Target> = base_plan.targets;
     let changed: BTreeSet<&str> = changes.paths();
@@ -424,7 +447,11 @@ pub fn run(req: &Request, settings: Settings) -> Result<Outcome, Failure> {
             .chain(added.iter().cloned())
             .chain(base_failed.iter().cloned())
             .collect();
-        hold_new_suppressions(&mut head_snap.result.findings, &base_snap.result.findings, &judged);
+        hold_new_suppressions(
+            &mut head_snap.result.findings,
+            &base_snap.result.findings,
+            &judged,
+        );
     }
     let base_side = Side {
         findings: &base_snap.result.findings,
@@ -515,7 +542,11 @@ fn hold_new_suppressions(
         if !judged.contains(&f.target) || base_waived.contains(f.fingerprint.as_str()) {
             continue;
         }
-        if let Some(s) = f.suppression.as_mut().filter(|s| s.active && s.by == "annotation") {
+        if let Some(s) = f
+            .suppression
+            .as_mut()
+            .filter(|s| s.active && s.by == "annotation")
+        {
             s.active = false;
             s.pending = true;
             s.problem = Some(
@@ -533,13 +564,17 @@ fn suppression_changes(
     head: &[crate::finding::Finding],
 ) -> Vec<ConfigChange> {
     let describe = |f: &crate::finding::Finding| -> Option<String> {
-        f.suppression.as_ref().filter(|s| s.active).map(|s| {
-            format!(
-                "suppressed by {}: {}",
-                s.source,
-                s.reason.clone().unwrap_or_default()
-            )
-        })
+        f.suppression
+            .as_ref()
+            .filter(|s| s.active || s.pending)
+            .map(|s| {
+                format!(
+                    "{}suppressed by {}: {}",
+                    if s.pending { "pending: " } else { "" },
+                    s.source,
+                    s.reason.clone().unwrap_or_default()
+                )
+            })
     };
     let base_by_fp: BTreeMap<&str, &crate::finding::Finding> =
         base.iter().map(|f| (f.fingerprint.as_str(), f)).collect();
@@ -556,16 +591,7 @@ fn suppression_changes(
             out.push(ConfigChange {
                 setting: format!("suppression: {} on {who} (target {})", h.check, h.target),
                 base: before,
-                head: after.or_else(|| {
-                    pending.then(|| {
-                        let s = h.suppression.as_ref().expect("pending");
-                        format!(
-                            "pending: suppressed by {}: {}",
-                            s.source,
-                            s.reason.clone().unwrap_or_default()
-                        )
-                    })
-                }),
+                head: after,
                 applied: !pending,
             });
         }

@@ -263,11 +263,17 @@ pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
                 })?);
             }
             "render-timeout" => {
-                let secs = r.bounded(v, "render-timeout", MAX_RENDER_TIMEOUT_SECS, "seconds (1 hour)")?;
+                let secs = r.bounded(
+                    v,
+                    "render-timeout",
+                    MAX_RENDER_TIMEOUT_SECS,
+                    "seconds (1 hour)",
+                )?;
                 config.render_timeout = Some(Duration::from_secs(secs));
             }
             "jobs" => {
-                config.jobs = Some(r.bounded(v, "jobs", max_jobs() as u64, "(4 × the cores)")? as usize)
+                config.jobs =
+                    Some(r.bounded(v, "jobs", max_jobs() as u64, "(4 × the cores)")? as usize)
             }
             "targets" => {
                 for item in r.seq(v, "targets")? {
@@ -427,7 +433,10 @@ pub fn outside(root: &Path, path: &Path) -> Option<String> {
     }
     let real = std::fs::canonicalize(existing).ok()?;
     if !real.starts_with(&real_root) {
-        return Some(format!("leaves the repository through a symlink (to {})", real.display()));
+        return Some(format!(
+            "leaves the repository through a symlink (to {})",
+            real.display()
+        ));
     }
     if real.starts_with(real_root.join(".git")) {
         return Some("reaches .git through a symlink".into());

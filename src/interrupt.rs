@@ -99,7 +99,11 @@ pub fn remove_stale() {
         let Ok(m) = std::fs::symlink_metadata(e.path()) else {
             continue;
         };
-        let old = m.modified().ok().and_then(|t| t.elapsed().ok()).is_some_and(|a| a > day);
+        let old = m
+            .modified()
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|a| a > day);
         if m.is_dir() && m.uid() == uid && old {
             let _ = std::fs::remove_dir_all(e.path());
         }

@@ -627,7 +627,9 @@ fn process_chunk(stream: &Stream, chunk: Chunk, opts: &ScanOptions) -> Outcome {
                 let (node, field) = match in_template {
                     Some(n) => (Some(n), format!("{}metadata.annotations", view.prefix)),
                     None => (
-                        object.node.path(&["metadata", "annotations", crate::suppress::IGNORE]),
+                        object
+                            .node
+                            .path(&["metadata", "annotations", crate::suppress::IGNORE]),
                         "metadata.annotations".to_string(),
                     ),
                 };

@@ -212,7 +212,9 @@ impl Compiled<'_> {
     fn new(e: &Exemption) -> Compiled<'_> {
         let m = |p: &Option<String>| match p {
             None => Pattern::Any,
-            Some(p) => globset::Glob::new(p).map_or(Pattern::Never, |g| Pattern::Glob(g.compile_matcher())),
+            Some(p) => {
+                globset::Glob::new(p).map_or(Pattern::Never, |g| Pattern::Glob(g.compile_matcher()))
+            }
         };
         Compiled {
             exemption: e,

@@ -583,14 +583,35 @@ fn a_diff_that_removes_a_suppression_makes_its_finding_new() {
             .iter()
             .all(|f| f["status"] != "new")
     );
+    // The change added the suppression: it is pending review, and lifts
+    // nothing; the finding was there before, so nothing is new either.
+    assert_eq!(
+        r["configuration_changes"][0]["head"],
+        "pending: suppressed by annotation kpsa.io/ignore on Deployment shop/web: node agent"
+    );
+    assert_eq!(r["configuration_changes"][0]["applied"], false);
+    assert_eq!(
+        run.code, 0,
+        "the privileged debug container is unchanged; hostNamespaces is not new"
+    );
+    let run = repo.kpsa(
+        ".",
+        &[
+            "diff",
+            "feature~1..feature",
+            "--format",
+            "json",
+            "-q",
+            "--allow-new-suppressions",
+        ],
+        &[],
+    );
+    let r: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(
         r["configuration_changes"][0]["head"],
         "suppressed by annotation kpsa.io/ignore on Deployment shop/web: node agent"
     );
-    assert_eq!(
-        run.code, 0,
-        "the privileged debug container is unchanged; hostNamespaces is suppressed"
-    );
+    assert_eq!(r["configuration_changes"][0]["applied"], true);
 }
 
 #[test]
@@ -638,13 +659,27 @@ fn accepted_findings_round_trip() {
     assert_eq!(run.code, 2, "{}", run.stderr);
     let run = repo.kpsa(
         ".",
-        &["accept", "--write", "kpsa-accepted.json", "-q", "--reason", " "],
+        &[
+            "accept",
+            "--write",
+            "kpsa-accepted.json",
+            "-q",
+            "--reason",
+            " ",
+        ],
         &[],
     );
     assert_eq!(run.code, 2, "{}", run.stderr);
     repo.kpsa(
         ".",
-        &["accept", "--write", "kpsa-accepted.json", "-q", "--reason", "new"],
+        &[
+            "accept",
+            "--write",
+            "kpsa-accepted.json",
+            "-q",
+            "--reason",
+            "new",
+        ],
         &[],
     );
     assert!(
@@ -698,7 +733,10 @@ fn accepted_findings_round_trip() {
     repo.write("kpsa-accepted.json", &file.to_string());
     let (code, r, _) = scan(&repo, &["raw", "--accepted", "kpsa-accepted.json"]);
     assert_eq!(code, 1);
-    assert_eq!(r["accepted"]["without_reason"][0]["fingerprint"], first_fp.as_str());
+    assert_eq!(
+        r["accepted"]["without_reason"][0]["fingerprint"],
+        first_fp.as_str()
+    );
     assert!(
         r["findings"]
             .as_array()

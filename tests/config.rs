@@ -66,7 +66,11 @@ fn jobs_beyond_four_times_the_cores_are_refused() {
     assert_eq!(e.pos.map(|p| p.line), Some(2));
     assert!(e.message.contains("at most"), "{e}");
     let max = kpsa::config::max_jobs();
-    kpsa::config::parse(&format!("version: 1\njobs: {max}\n"), Path::new(".kpsa.yaml")).unwrap();
+    kpsa::config::parse(
+        &format!("version: 1\njobs: {max}\n"),
+        Path::new(".kpsa.yaml"),
+    )
+    .unwrap();
 }
 
 #[test]

@@ -404,21 +404,27 @@ fn configuration_changes_are_listed_and_base_config_can_rule() {
         &config.replace("level: hardened", "level: baseline"),
     );
     repo.commit("lower the level");
+    // By default the base's configuration decides: the change is listed as
+    // needing review and not applied.
     let (_, r, _) = diff(&repo, "main..feature", &[]);
     let changes = r["configuration_changes"].as_array().unwrap();
     assert_eq!(
         changes,
-        &vec![serde_json::json!({"setting": "level", "base": "hardened", "head": "baseline"})]
+        &vec![
+            serde_json::json!({"setting": "level", "base": "hardened", "head": "baseline", "applied": false})
+        ]
     );
-    assert_eq!(r["level"], "baseline");
-    let (_, r, _) = diff(&repo, "main..feature", &["--config-from", "base"]);
     assert_eq!(r["level"], "hardened");
-    assert_eq!(r["configuration_changes"].as_array().unwrap().len(), 1);
+    // A trusted run applies the head's.
+    let (_, r, _) = diff(&repo, "main..feature", &["--config-from", "head"]);
+    assert_eq!(r["level"], "baseline");
+    assert_eq!(r["configuration_changes"][0]["applied"], true);
     // The text report lists it too.
     let run = repo.kpsa(".", &["diff", "main..feature", "-q"], &[]);
     assert!(
-        run.stdout
-            .contains("Configuration changes:\n  level: hardened → baseline"),
+        run.stdout.contains(
+            "Configuration changes:\n  level: hardened → baseline (not applied: needs review)"
+        ),
         "{}",
         run.stdout
     );

@@ -6,9 +6,9 @@
 
 mod common;
 
-use std::path::Path;
 use common::{Repo, tools_dir};
 use serde_json::Value;
+use std::path::Path;
 
 const GOOD_CHART: &str = "apiVersion: v2\nname: good\nversion: 1.0.0\n";
 const GOOD_TEMPLATE: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: good\nspec:\n  containers:\n    - name: app\n      image: app:1\n      securityContext:\n        privileged: true\n";
@@ -305,8 +305,14 @@ fn render_programs_get_no_credentials() {
             ("AWS_SECRET_ACCESS_KEY", "secret3"),
             // What a deny-list missed: GitLab's job token inside a URL,
             // registry auth, personal access tokens, webhook URLs.
-            ("CI_REPOSITORY_URL", "https://gitlab-ci-token:secret4@gitlab.example/g/p.git"),
-            ("DOCKER_AUTH_CONFIG", "{\"auths\":{\"r\":{\"auth\":\"secret5\"}}}"),
+            (
+                "CI_REPOSITORY_URL",
+                "https://gitlab-ci-token:secret4@gitlab.example/g/p.git",
+            ),
+            (
+                "DOCKER_AUTH_CONFIG",
+                "{\"auths\":{\"r\":{\"auth\":\"secret5\"}}}",
+            ),
             ("DEPLOY_PAT", "secret6"),
             ("SLACK_WEBHOOK_URL", "https://hooks.example/secret7"),
             ("KPSA_TEST_MARKER", "visible"),
@@ -317,7 +323,9 @@ fn render_programs_get_no_credentials() {
     // An allow-list: PATH and locale pass, anything else does not.
     assert!(env.lines().any(|l| l.starts_with("PATH=")), "{env}");
     assert!(!env.contains("KPSA_TEST_MARKER"), "{env}");
-    for secret in ["secret1", "secret2", "secret3", "secret4", "secret5", "secret6", "secret7"] {
+    for secret in [
+        "secret1", "secret2", "secret3", "secret4", "secret5", "secret6", "secret7",
+    ] {
         assert!(!env.contains(secret), "{secret} reached helm:\n{env}");
     }
     // HOME is a private, empty directory: not the user's ~/.ssh or ~/.docker.
@@ -326,7 +334,10 @@ fn render_programs_get_no_credentials() {
         .find_map(|l| l.strip_prefix("HOME="))
         .expect("HOME is set");
     assert!(home.contains("kpsa-home-"), "{home}");
-    assert!(!Path::new(home).exists(), "the private HOME is removed after the render");
+    assert!(
+        !Path::new(home).exists(),
+        "the private HOME is removed after the render"
+    );
 }
 
 #[test]

@@ -43,7 +43,12 @@ pub fn find(id: &str) -> Option<&'static Check> {
 pub fn closest(id: &str) -> Option<&'static str> {
     CHECKS
         .iter()
-        .map(|c| (edit_distance(&id.to_ascii_lowercase(), &c.id.to_ascii_lowercase()), c.id))
+        .map(|c| {
+            (
+                edit_distance(&id.to_ascii_lowercase(), &c.id.to_ascii_lowercase()),
+                c.id,
+            )
+        })
         .filter(|(d, k)| *d <= 2.max(k.len() / 3))
         .min()
         .map(|(_, k)| k)

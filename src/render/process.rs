@@ -152,10 +152,24 @@ pub fn child_env(
         env.retain(|(k, _)| {
             !matches!(
                 k.to_str(),
-                Some("HTTPS_PROXY" | "https_proxy" | "HTTP_PROXY" | "http_proxy" | "NO_PROXY" | "no_proxy")
+                Some(
+                    "HTTPS_PROXY"
+                        | "https_proxy"
+                        | "HTTP_PROXY"
+                        | "http_proxy"
+                        | "NO_PROXY"
+                        | "no_proxy"
+                )
             )
         });
-        for name in ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"] {
+        for name in [
+            "HTTPS_PROXY",
+            "https_proxy",
+            "HTTP_PROXY",
+            "http_proxy",
+            "ALL_PROXY",
+            "all_proxy",
+        ] {
             env.push((name.into(), CLOSED_PROXY.into()));
         }
         env.push(("NO_PROXY".into(), "".into()));
@@ -187,12 +201,16 @@ fn helm_settings(var: &dyn Fn(&str) -> Option<OsString>) -> Vec<(&'static str, P
     let candidates = [
         (
             "HELM_REPOSITORY_CONFIG",
-            path("HELM_REPOSITORY_CONFIG").or_else(|| config.as_ref().map(|c| c.join("repositories.yaml"))),
+            path("HELM_REPOSITORY_CONFIG")
+                .or_else(|| config.as_ref().map(|c| c.join("repositories.yaml"))),
         ),
         (
             "HELM_REGISTRY_CONFIG",
-            path("HELM_REGISTRY_CONFIG")
-                .or_else(|| config.as_ref().map(|c| c.join("registry").join("config.json"))),
+            path("HELM_REGISTRY_CONFIG").or_else(|| {
+                config
+                    .as_ref()
+                    .map(|c| c.join("registry").join("config.json"))
+            }),
         ),
         (
             "HELM_REPOSITORY_CACHE",
@@ -215,7 +233,12 @@ fn helm_settings(var: &dyn Fn(&str) -> Option<OsString>) -> Vec<(&'static str, P
 pub fn run(inv: &Invocation, cwd: &Path, limits: &Limits) -> Result<Output, RunError> {
     let home = crate::interrupt::temp_dir("kpsa-home-").map_err(RunError::Spawn)?;
     let names: Vec<OsString> = std::env::vars_os().map(|(k, _)| k).collect();
-    let env = child_env(home.path(), limits.network, &|n| std::env::var_os(n), &names);
+    let env = child_env(
+        home.path(),
+        limits.network,
+        &|n| std::env::var_os(n),
+        &names,
+    );
     let mut cmd = Command::new(&inv.program);
     cmd.args(&inv.args)
         .current_dir(cwd)
@@ -378,12 +401,7 @@ mod tests {
     #[test]
     fn kills_the_whole_group_on_timeout() {
         // The grandchild keeps stdout open; killing only the child would hang.
-        let e = run(
-            &sh("sleep 30 & sleep 30"),
-            Path::new("/"),
-            &limits(200),
-        )
-        .unwrap_err();
+        let e = run(&sh("sleep 30 & sleep 30"), Path::new("/"), &limits(200)).unwrap_err();
         assert!(matches!(e, RunError::Timeout(..)), "{e:?}");
     }
 
@@ -392,7 +410,10 @@ mod tests {
         let vars: std::collections::HashMap<&str, &str> = [
             ("PATH", "/usr/bin"),
             ("GITHUB_TOKEN", "canary"),
-            ("CI_REPOSITORY_URL", "https://gitlab-ci-token:canary@x/y.git"),
+            (
+                "CI_REPOSITORY_URL",
+                "https://gitlab-ci-token:canary@x/y.git",
+            ),
             ("DOCKER_AUTH_CONFIG", "canary"),
             ("MY_PAT", "canary"),
             ("LC_ALL", "C.UTF-8"),
@@ -404,11 +425,18 @@ mod tests {
         let names: Vec<OsString> = vars.keys().map(OsString::from).collect();
         let get = |n: &str| vars.get(n).map(OsString::from);
         let env = child_env(Path::new("/tmp/private"), true, &get, &names);
-        let keys: Vec<String> = env.iter().map(|(k, _)| k.to_string_lossy().into_owned()).collect();
+        let keys: Vec<String> = env
+            .iter()
+            .map(|(k, _)| k.to_string_lossy().into_owned())
+            .collect();
         for k in ["PATH", "LC_ALL", "HTTPS_PROXY", "HOME"] {
             assert!(keys.contains(&k.to_string()), "{k} missing from {keys:?}");
         }
-        assert!(!env.iter().any(|(_, v)| v.to_string_lossy().contains("canary")), "{env:?}");
+        assert!(
+            !env.iter()
+                .any(|(_, v)| v.to_string_lossy().contains("canary")),
+            "{env:?}"
+        );
         assert!(env.contains(&("HOME".into(), "/tmp/private".into())));
         // Without network, proxies go to a closed port and git stays local.
         let env = child_env(Path::new("/tmp/private"), false, &get, &names);

@@ -65,15 +65,13 @@ pub fn log_keeping_colour(s: &str) -> String {
     while let Some(at) = rest.find('\x1b') {
         out.push_str(&rest[..at]);
         let after = &rest[at + 1..];
-        let sgr_len = after
-            .strip_prefix('[')
-            .and_then(|a| {
-                let n = a.find(|c: char| !(c.is_ascii_digit() || c == ';'))?;
-                (n <= 8 && a[n..].starts_with('m')).then_some(n + 2)
-            });
+        let sgr_len = after.strip_prefix('[').and_then(|a| {
+            let n = a.find(|c: char| !(c.is_ascii_digit() || c == ';'))?;
+            (n <= 8 && a[n..].starts_with('m')).then_some(n + 2)
+        });
         match sgr_len {
             Some(n) => {
-                out.push_str("\u{E000}");
+                out.push('\u{E000}');
                 out.push_str(&after[1..n]);
                 rest = &after[n..];
             }
@@ -196,24 +194,36 @@ mod tests {
 
     #[test]
     fn controls_and_bidi_are_removed() {
-        assert_eq!(strip_controls("a\x1b[2Jb\r\u{202E}c\u{85}d\te\n"), "a[2Jbcd\te\n");
+        assert_eq!(
+            strip_controls("a\x1b[2Jb\r\u{202E}c\u{85}d\te\n"),
+            "a[2Jbcd\te\n"
+        );
     }
 
     #[test]
     fn workflow_commands_are_neutralised() {
-        assert_eq!(log("ok\n  ::add-mask::x\n##[error]y"), "ok\n\\  ::add-mask::x\n\\##[error]y");
+        assert_eq!(
+            log("ok\n  ::add-mask::x\n##[error]y"),
+            "ok\n\\  ::add-mask::x\n\\##[error]y"
+        );
         assert_eq!(log("a :: b"), "a :: b");
     }
 
     #[test]
     fn colour_codes_survive_and_nothing_else() {
         let s = "\x1b[1;31merror\x1b[0m: \x1b]0;title\x07x\u{E000}[31my";
-        assert_eq!(log_keeping_colour(s), "\x1b[1;31merror\x1b[0m: ]0;titlex[31my");
+        assert_eq!(
+            log_keeping_colour(s),
+            "\x1b[1;31merror\x1b[0m: ]0;titlex[31my"
+        );
     }
 
     #[test]
     fn markdown_values_cannot_form_markup() {
-        let m = markdown("@org/team #12 !3 <!-- kpsa:summary --> `x` [a](javascript:alert(1)) https://e.com www.e.com", false);
+        let m = markdown(
+            "@org/team #12 !3 <!-- kpsa:summary --> `x` [a](javascript:alert(1)) https://e.com www.e.com",
+            false,
+        );
         for bad in ["@org", "#12", "!3", "<!--", "`", "](", "https://", "www."] {
             assert!(!m.contains(bad), "{bad} in {m}");
         }

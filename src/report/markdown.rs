@@ -98,7 +98,9 @@ fn escaped_context(v: serde_json::Value, trusted: bool) -> serde_json::Value {
     use serde_json::Value;
     match v {
         Value::String(s) if !trusted => Value::String(super::escape::markdown(&s, false)),
-        Value::Array(a) => Value::Array(a.into_iter().map(|x| escaped_context(x, trusted)).collect()),
+        Value::Array(a) => {
+            Value::Array(a.into_iter().map(|x| escaped_context(x, trusted)).collect())
+        }
         Value::Object(m) => Value::Object(
             m.into_iter()
                 .map(|(k, x)| {
@@ -533,7 +535,9 @@ mod tests {
         let c = comment(&item, &t).unwrap();
         assert!(c.starts_with("<!-- kpsa:finding kpsa/v1:0123456789abcdef0123456789abcdef -->\n🔴 **kpsa `privileged`** (high): privileged (container &quot;app&quot;"), "{c}");
         assert!(
-            c.contains("Deployment prod/web, container <code>app</code> · target <code>web-prod</code>"),
+            c.contains(
+                "Deployment prod/web, container <code>app</code> · target <code>web-prod</code>"
+            ),
             "{c}"
         );
         assert!(
