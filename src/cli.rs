@@ -1005,6 +1005,7 @@ fn run_scan(args: ScanArgs, dests: Destinations) -> i32 {
     if let Err(code) = written {
         return code;
     }
+    errors_to_stderr(&result.errors, &dests);
     if !result.errors.is_empty() {
         EXIT_INPUT
     } else if report::gated(&result, &run) > 0 {
@@ -1072,7 +1073,7 @@ fn run_diff(args: DiffArgs, dests: Destinations) -> i32 {
         show_suppressed: r.show_suppressed,
     };
     for w in &outcome.warnings {
-        eprintln!("kpsa: warning: {w}");
+        eprintln!("{}", report::escape::log(&format!("kpsa: warning: {w}")));
     }
     let view = report::View::diff(&outcome, &run, args.include_unchanged);
     let written = write_reports(&dests, |format, out| {
@@ -1086,6 +1087,7 @@ fn run_diff(args: DiffArgs, dests: Destinations) -> i32 {
     if let Err(code) = written {
         return code;
     }
+    errors_to_stderr(&outcome.errors, &dests);
     let gated = outcome
         .findings
         .iter()
@@ -1097,6 +1099,26 @@ fn run_diff(args: DiffArgs, dests: Destinations) -> i32 {
         EXIT_FINDINGS
     } else {
         EXIT_OK
+    }
+}
+
+/// Errors reach the CI log whatever the formats: when no text report goes
+/// to standard output, each error is printed on standard error (escaped
+/// like the text report), also with `--quiet`, which hides progress only.
+fn errors_to_stderr(errors: &[crate::scan::InputError], dests: &Destinations) {
+    if errors.is_empty() || dests.iter().any(|(f, p)| *f == Format::Text && p.is_none()) {
+        return;
+    }
+    for e in errors {
+        let at = match (e.line, e.column) {
+            (Some(l), Some(c)) => format!("{}:{l}:{c}", e.path),
+            (Some(l), None) => format!("{}:{l}", e.path),
+            _ => e.path.clone(),
+        };
+        eprintln!(
+            "{}",
+            report::escape::log(&format!("kpsa: error: {at}: {}", e.message))
+        );
     }
 }
 

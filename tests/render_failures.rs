@@ -397,3 +397,105 @@ fn a_symlink_out_of_the_repository_is_an_error_and_the_rest_is_reported() {
         vec!["charts/good", "deploy", "raw"]
     );
 }
+
+#[test]
+fn a_render_error_reaches_every_format() {
+    let repo = repo_with(&[
+        (
+            "charts/broken/Chart.yaml",
+            "apiVersion: v2\nname: broken\nversion: 1.0.0\n",
+        ),
+        (
+            "charts/broken/templates/x.yaml",
+            "{{ required \"set .Values.token\" .Values.token }}\n",
+        ),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = |f: &str| dir.path().join(f).display().to_string();
+    let run = repo.kpsa(
+        ".",
+        &[
+            "scan",
+            "-q",
+            "--format",
+            "sarif",
+            "--output",
+            &out("sarif"),
+            "--format",
+            "codequality",
+            "--output",
+            &out("cq"),
+            "--format",
+            "junit",
+            "--output",
+            &out("junit"),
+            "--format",
+            "markdown",
+            "--output",
+            &out("md"),
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 3);
+    // Standard error carries it even with --quiet and no text report.
+    assert!(
+        run.stderr.contains(
+            "kpsa: error: charts/broken/templates/x.yaml:1:3: target charts/broken failed to render"
+        ) && run.stderr.contains("set .Values.token"),
+        "{}",
+        run.stderr
+    );
+    let sarif: Value =
+        serde_json::from_str(&std::fs::read_to_string(out("sarif")).unwrap()).unwrap();
+    common::assert_valid("testdata/schemas/sarif-2.1.0.json", &sarif);
+    let inv = &sarif["runs"][0]["invocations"][0];
+    assert_eq!(inv["executionSuccessful"], false);
+    let note = inv["toolExecutionNotifications"][0]["message"]["text"]
+        .as_str()
+        .unwrap();
+    assert!(
+        note.contains("charts/broken") && note.contains("set .Values.token"),
+        "{note}"
+    );
+    let cq: Value = serde_json::from_str(&std::fs::read_to_string(out("cq")).unwrap()).unwrap();
+    let blocker = cq
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["severity"] == "blocker")
+        .expect("a blocker issue for the failed target");
+    common::assert_valid(
+        "testdata/schemas/gitlab-codeclimate-degradation.schema.json",
+        blocker,
+    );
+    assert!(
+        blocker["description"]
+            .as_str()
+            .unwrap()
+            .contains("target charts/broken")
+    );
+    assert_eq!(
+        blocker["location"]["path"],
+        "charts/broken/templates/x.yaml"
+    );
+    assert_eq!(blocker["location"]["lines"]["begin"], 1);
+    let junit = std::fs::read_to_string(out("junit")).unwrap();
+    assert!(
+        junit.contains("<error message=") && junit.contains("set .Values.token"),
+        "{junit}"
+    );
+    let md = std::fs::read_to_string(out("md")).unwrap();
+    assert!(
+        md.contains("### Errors") && md.contains("set .Values.token"),
+        "{md}"
+    );
+    // A clean run says the analysis succeeded.
+    std::fs::remove_dir_all(repo.path().join("charts/broken")).unwrap();
+    let run = repo.kpsa(".", &["scan", "-q", "--format", "sarif"], &[]);
+    let sarif: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        sarif["runs"][0]["invocations"][0]["executionSuccessful"],
+        true
+    );
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+}

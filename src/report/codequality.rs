@@ -20,7 +20,7 @@ struct Issue<'a> {
     description: String,
     content: Content,
     categories: [&'static str; 1],
-    fingerprint: &'a str,
+    fingerprint: std::borrow::Cow<'a, str>,
     severity: &'static str,
     location: IssueLocation<'a>,
     engine_name: &'static str,
@@ -51,6 +51,51 @@ pub fn severity(tier: Tier) -> &'static str {
     }
 }
 
+/// An input that could not be rendered, read or parsed: a `blocker` issue,
+/// the only place a merge request's Code Quality widget can show that the
+/// report is incomplete.
+fn error_issue(e: &crate::scan::InputError) -> Issue<'_> {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"kpsa-error\0");
+    h.update(e.target.as_deref().unwrap_or("").as_bytes());
+    h.update(b"\0");
+    h.update(e.path.as_bytes());
+    h.update(b"\0");
+    h.update(e.message.as_bytes());
+    let fingerprint: String = h
+        .finalize()
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let what = match &e.target {
+        Some(t) => format!("target {t} could not be evaluated"),
+        None => format!("{} could not be evaluated", e.path),
+    };
+    Issue {
+        kind: "issue",
+        check_name: "kpsa-error",
+        description: format!("{what}: {}", e.message.lines().next().unwrap_or("")),
+        content: Content {
+            body: format!(
+                "kpsa reports nothing for what it could not evaluate; fix this error first.\n\n{}",
+                e.message
+            ),
+        },
+        categories: ["Bug Risk"],
+        fingerprint: fingerprint.into(),
+        severity: "blocker",
+        location: IssueLocation {
+            path: &e.path,
+            lines: Lines {
+                begin: e.line.unwrap_or(1),
+            },
+        },
+        engine_name: "kpsa",
+    }
+}
+
 pub fn render(view: &View) -> String {
     let issues: Vec<Issue> = view
         .items
@@ -73,7 +118,7 @@ pub fn render(view: &View) -> String {
                     ),
                 },
                 categories: ["Security"],
-                fingerprint: f.fingerprint.trim_start_matches("kpsa/v1:"),
+                fingerprint: f.fingerprint.trim_start_matches("kpsa/v1:").into(),
                 severity: severity(f.tier),
                 location: IssueLocation {
                     path: &f.location.path,
@@ -84,6 +129,7 @@ pub fn render(view: &View) -> String {
                 engine_name: "kpsa",
             }
         })
+        .chain(view.errors.iter().map(error_issue))
         .collect();
     let mut s = serde_json::to_string_pretty(&issues).expect("Code Quality serializes");
     s.push('\n');

@@ -222,6 +222,40 @@ fn result(item: &Item) -> SarifResult {
 
 /// The SARIF log, and warnings about results left out to stay in GitHub's
 /// limits.
+/// The run's invocation: `executionSuccessful` is false when some input
+/// could not be rendered, read or parsed, and each such error is a
+/// `toolExecutionNotifications` entry (with its location when known), so
+/// code scanning shows that the analysis is incomplete.
+fn invocation(view: &View) -> serde_sarif::sarif::Invocation {
+    let notifications: Vec<serde_json::Value> = view
+        .errors
+        .iter()
+        .map(|e| {
+            let mut n = json!({
+                "level": "error",
+                "message": {"text": match &e.target {
+                    Some(t) => format!("target {t}: {}", e.message),
+                    None => format!("{}: {}", e.path, e.message),
+                }},
+            });
+            if let Some(line) = e.line {
+                n["locations"] = json!([{
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": e.path},
+                        "region": {"startLine": line},
+                    }
+                }]);
+            }
+            n
+        })
+        .collect();
+    serde_json::from_value(json!({
+        "executionSuccessful": view.errors.is_empty(),
+        "toolExecutionNotifications": notifications,
+    }))
+    .expect("an invocation deserializes")
+}
+
 pub fn render(view: &View, category: &str) -> (String, Vec<String>) {
     render_within(view, category, MAX_RESULTS, MAX_GZIP_BYTES)
 }
@@ -267,6 +301,7 @@ pub fn render_within(
             .build();
         let run = Run::builder()
             .tool(Tool::builder().driver(driver).build())
+            .invocations(vec![invocation(view)])
             .results(items.iter().map(|i| result(i)).collect::<Vec<_>>())
             .automation_details(
                 RunAutomationDetails::builder()
