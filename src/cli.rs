@@ -909,6 +909,22 @@ fn scan_snapshot(args: &ScanArgs) -> Result<(Setup, Resolved, ScanResult), i32> 
         eprintln!("kpsa: {m}");
         EXIT_USAGE
     })?;
+    // Nothing to scan is never a silent pass: a usage error when paths were
+    // named, a warning for discovery (a shard may have no targets).
+    if plan.targets.is_empty() && plan.errors.is_empty() {
+        if args.paths.is_empty() {
+            eprintln!(
+                "kpsa: warning: nothing to scan under {}: no chart, kustomization or YAML file",
+                s.root.display()
+            );
+        } else {
+            eprintln!(
+                "kpsa: nothing to scan in {}: no chart, kustomization or YAML file",
+                args.paths.join(", ")
+            );
+            return Err(EXIT_USAGE);
+        }
+    }
     let pool = thread_pool(&args.eval, config)?;
     let snapshot = pool.install(|| {
         pipeline::run(

@@ -348,7 +348,7 @@ impl CommitTree {
                     }
                     _ => continue,
                 },
-                EntryKind::Dir => continue,
+                EntryKind::Dir | EntryKind::Unreadable(_) => continue,
             }
             .map_err(|e| std::io::Error::other(e.message().to_string()))?;
             std::fs::write(path, content)?;
@@ -410,32 +410,21 @@ impl Tree for CommitTree {
     }
 
     fn walk(&self, dir: &Path) -> Vec<WalkEntry> {
-        let hidden = |p: &Path| {
-            p.strip_prefix(dir)
-                .map(|rel| {
-                    rel.components()
-                        .any(|c| c.as_os_str().to_string_lossy().starts_with('.'))
+        let mut out: Vec<WalkEntry> =
+            self.dirs
+                .iter()
+                .filter(|d| d.starts_with(dir))
+                .map(|d| WalkEntry {
+                    path: d.clone(),
+                    kind: EntryKind::Dir,
                 })
-                .unwrap_or(true)
-        };
-        let mut out: Vec<WalkEntry> = self
-            .dirs
-            .iter()
-            .filter(|d| d.starts_with(dir) && !hidden(d))
-            .map(|d| WalkEntry {
-                path: d.clone(),
-                kind: EntryKind::Dir,
-            })
-            .chain(
-                self.entries
-                    .iter()
-                    .filter(|(p, _)| p.starts_with(dir) && !hidden(p))
-                    .map(|(p, (_, k))| WalkEntry {
+                .chain(self.entries.iter().filter(|(p, _)| p.starts_with(dir)).map(
+                    |(p, (_, k))| WalkEntry {
                         path: p.clone(),
                         kind: k.clone(),
-                    }),
-            )
-            .collect();
+                    },
+                ))
+                .collect();
         out.sort_by(|a, b| a.path.cmp(&b.path));
         out
     }

@@ -511,8 +511,10 @@ fn expand_globs(
     };
     let mut files = Vec::new();
     for entry in t.walk(t.root()) {
-        if entry.kind == EntryKind::File && set.is_match(&entry.path) {
-            files.push(entry.path);
+        match &entry.kind {
+            EntryKind::File if set.is_match(&entry.path) => files.push(entry.path),
+            EntryKind::Unreadable(why) => errors.push(unreadable(t.root(), &entry.path, why)),
+            _ => {}
         }
     }
     if files.is_empty() {
@@ -529,6 +531,15 @@ fn is_yaml(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "yaml" || e == "yml")
 }
 
+/// A directory or file discovery could not read: an input error (exit 3).
+fn unreadable(root: &Path, path: &Path, why: &str) -> PlanError {
+    PlanError {
+        path: relative(root, path),
+        line: None,
+        message: format!("cannot be read, so what it holds is not scanned: {why}"),
+    }
+}
+
 /// Discover the targets under `dir` (inside the repository at `root`).
 pub fn discover(t: &dyn Tree, dir: &Path) -> Plan {
     let root = t.root();
@@ -539,6 +550,10 @@ pub fn discover(t: &dyn Tree, dir: &Path) -> Plan {
     let mut yaml_files = Vec::new();
     for e in &entries {
         let name = e.path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if let EntryKind::Unreadable(why) = &e.kind {
+            plan.errors.push(unreadable(root, &e.path, why));
+            continue;
+        }
         if let EntryKind::Symlink(real) = &e.kind {
             if is_yaml(&e.path) {
                 match real {
@@ -566,7 +581,8 @@ pub fn discover(t: &dyn Tree, dir: &Path) -> Plan {
             chart_dirs.push(parent);
         } else if KUSTOMIZATION_FILES.contains(&name) {
             kustomize_dirs.push(parent);
-        } else if is_yaml(&e.path) {
+        } else if is_yaml(&e.path) && name != crate::config::FILE_NAME {
+            // kpsa's own config is not deployed; every other YAML file is.
             yaml_files.push(e.path.clone());
         }
     }

@@ -11,6 +11,9 @@ pub enum EntryKind {
     Dir,
     /// A symbolic link and where it points (absolute, lexically resolved).
     Symlink(PathBuf),
+    /// A directory or file that could not be read, and why: an error,
+    /// never a silent skip.
+    Unreadable(String),
 }
 
 #[derive(Debug, Clone)]
@@ -25,8 +28,11 @@ pub trait Tree: Sync {
     fn read(&self, path: &Path) -> std::io::Result<Vec<u8>>;
     fn is_file(&self, path: &Path) -> bool;
     fn is_dir(&self, path: &Path) -> bool;
-    /// Every entry below `dir`, sorted, hidden entries skipped, symlinks not
-    /// followed; on disk, what `.gitignore` excludes is skipped too.
+    /// Every entry below `dir`, sorted, symlinks not followed, dotfiles
+    /// included (kubectl applies them too). In a git repository: every
+    /// file git tracks, plus (on disk) untracked files `.gitignore` does not
+    /// exclude; `.gitignore` never hides a tracked file. Outside one: every
+    /// file. `.git` itself is never walked.
     fn walk(&self, dir: &Path) -> Vec<WalkEntry>;
 
     /// Every symbolic link at or below `dir`, hidden ones included, with
@@ -90,34 +96,97 @@ impl Tree for Disk {
     }
 
     fn walk(&self, dir: &Path) -> Vec<WalkEntry> {
-        let mut out = Vec::new();
+        let tracked = tracked_files(&self.root);
+        let in_git = tracked.is_some();
         let walk = ignore::WalkBuilder::new(dir)
-            .hidden(true)
-            .git_ignore(true)
-            .git_exclude(true)
+            .hidden(false)
+            .ignore(false)
+            .parents(in_git)
+            .git_ignore(in_git)
+            .git_exclude(in_git)
             .git_global(false)
             .require_git(false)
             .follow_links(false)
-            .sort_by_file_name(|a, b| a.cmp(b))
+            .filter_entry(|e| e.file_name() != ".git")
             .build();
-        for entry in walk.flatten() {
+        let mut found: std::collections::BTreeMap<PathBuf, EntryKind> = Default::default();
+        for entry in walk {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    let path = error_path(&e).unwrap_or_else(|| dir.to_path_buf());
+                    found.insert(path, EntryKind::Unreadable(e.to_string()));
+                    continue;
+                }
+            };
             let Some(ft) = entry.file_type() else {
                 continue;
             };
             let path = entry.into_path();
-            let kind = if ft.is_symlink() {
-                let target = std::fs::canonicalize(&path).unwrap_or_else(|_| {
-                    let link = std::fs::read_link(&path).unwrap_or_default();
-                    crate::plan::normalize(&path.parent().unwrap_or(Path::new("/")).join(link))
-                });
-                EntryKind::Symlink(target)
-            } else if ft.is_dir() {
-                EntryKind::Dir
-            } else {
-                EntryKind::File
-            };
-            out.push(WalkEntry { path, kind });
+            found.insert(path.clone(), kind_of(&path, ft));
         }
-        out
+        // Tracked files that .gitignore matches are still deployed.
+        for rel in tracked.iter().flatten() {
+            let path = self.root.join(rel);
+            if !path.starts_with(dir) || found.contains_key(&path) {
+                continue;
+            }
+            let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                continue; // deleted in the working tree
+            };
+            for parent in path.ancestors().skip(1) {
+                if !parent.starts_with(dir) || found.contains_key(parent) {
+                    break;
+                }
+                found.insert(parent.to_path_buf(), EntryKind::Dir);
+            }
+            found.insert(path.clone(), kind_of(&path, meta.file_type()));
+        }
+        found
+            .into_iter()
+            .map(|(path, kind)| WalkEntry { path, kind })
+            .collect()
     }
+}
+
+/// What a walked path is.
+fn kind_of(path: &Path, ft: std::fs::FileType) -> EntryKind {
+    if ft.is_symlink() {
+        let target = std::fs::canonicalize(path).unwrap_or_else(|_| {
+            let link = std::fs::read_link(path).unwrap_or_default();
+            crate::plan::normalize(&path.parent().unwrap_or(Path::new("/")).join(link))
+        });
+        EntryKind::Symlink(target)
+    } else if ft.is_dir() {
+        EntryKind::Dir
+    } else {
+        EntryKind::File
+    }
+}
+
+/// The path an ignore-walk error is about.
+fn error_path(e: &ignore::Error) -> Option<PathBuf> {
+    match e {
+        ignore::Error::WithPath { path, .. } => Some(path.clone()),
+        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+            error_path(err)
+        }
+        _ => None,
+    }
+}
+
+/// The files git tracks in the repository at `root` (relative paths), or
+/// None when `root` is not a git work tree.
+fn tracked_files(root: &Path) -> Option<Vec<PathBuf>> {
+    if !root.join(".git").exists() {
+        return None;
+    }
+    let repo = git2::Repository::open(root).ok()?;
+    let index = repo.index().ok()?;
+    Some(
+        index
+            .iter()
+            .map(|e| PathBuf::from(String::from_utf8_lossy(&e.path).into_owned()))
+            .collect(),
+    )
 }

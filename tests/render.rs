@@ -324,7 +324,12 @@ fn kustomize_overlays_patches_components_name_prefix() {
 #[test]
 fn discovery_finds_roots_and_honours_gitignore() {
     let repo = Repo::new("platform");
-    repo.write(".gitignore", "ignored/\n");
+    repo.write(".gitignore", "ignored/\nforced/\n");
+    // What git tracks is deployed: dotfiles, and files .gitignore matches
+    // but that were added anyway.
+    repo.write(".hidden/pod.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: h}\nspec:\n  hostPID: true\n  containers: [{name: c, image: x}]\n");
+    repo.write("forced/pod.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: f}\nspec:\n  hostPID: true\n  containers: [{name: c, image: x}]\n");
+    repo.git(&["add", "-f", "forced/pod.yaml"]);
     repo.write("ignored/pod.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec:\n  hostPID: true\n  containers: [{name: c, image: x}]\n");
     repo.write(
         "raw/rollout.yaml",
@@ -354,9 +359,12 @@ fn discovery_finds_roots_and_honours_gitignore() {
             expect("helm", "charts/web"),
             expect("kustomize", "deploy/overlays/prod"),
             expect("kustomize", "deploy/overlays/staging"),
+            expect("manifests", ".hidden"),
+            expect("manifests", "forced"),
             expect("manifests", "raw"),
         ],
-        "the subchart, the library chart, the base and the component are not roots; ignored/ is ignored"
+        "the subchart, the library chart, the base and the component are not roots; untracked ignored/ \
+         is ignored; the tracked dotfile and the tracked file .gitignore matches are not"
     );
     let web = &t["targets"][0];
     let inputs: Vec<&str> = web["inputs"]

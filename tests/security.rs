@@ -870,3 +870,104 @@ fn a_change_cannot_drop_or_narrow_its_own_target() {
         r["configuration_changes"]
     );
 }
+
+/// Run kpsa as an unprivileged user when the tests run as root (root reads
+/// every directory, so "unreadable" needs another user).
+fn kpsa_as_user(dir: &Path, args: &[&str]) -> common::Run {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kpsa"));
+    cmd.args(args)
+        .current_dir(dir)
+        .env("PATH", common::path_with_tools());
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        cmd.uid(65534).gid(65534).env("HOME", "/tmp");
+    }
+    let out = cmd.output().unwrap();
+    common::Run {
+        code: out.status.code().unwrap(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn an_unreadable_directory_is_an_error_and_nothing_to_scan_is_not_a_pass() {
+    let repo = Repo::new("");
+    repo.write("raw/pod.yaml", PRIVILEGED_POD);
+    repo.write("secret/pod.yaml", &PRIVILEGED_POD.replace("web", "hidden"));
+    repo.commit("pods");
+    // Let the other user reach the repository, but not secret/.
+    let mut p = repo.path().to_path_buf();
+    loop {
+        let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755));
+        if !p.pop() || p == Path::new("/tmp") || p == Path::new("/") {
+            break;
+        }
+    }
+    let secret = repo.path().join("secret");
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let run = kpsa_as_user(repo.path(), &["scan", "--format", "json", "-q"]);
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    let r: Value = serde_json::from_str(&run.stdout).unwrap();
+    let e = &r["errors"][0];
+    assert_eq!(e["path"], "secret", "{r}");
+    assert!(
+        e["message"].as_str().unwrap().contains("cannot be read"),
+        "{e}"
+    );
+    // The readable rest is still reported.
+    assert_eq!(r["findings"][0]["object"]["name"], "web");
+
+    // Nothing to scan: with a path named, a usage error; with discovery, a warning.
+    std::fs::create_dir(repo.path().join("empty")).unwrap();
+    let run = repo.kpsa(".", &["scan", "empty", "-q"], &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("nothing to scan in empty"),
+        "{}",
+        run.stderr
+    );
+    let bare = Repo::new("");
+    let run = bare.kpsa(".", &["scan", "-q"], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("warning: nothing to scan under"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_misspelt_check_in_a_suppression_is_reported() {
+    let repo = Repo::new("");
+    repo.write(
+        "raw/pod.yaml",
+        &PRIVILEGED_POD.replace(
+            "name: web",
+            "name: web\n  annotations:\n    kpsa.io/ignore: priviliged\n    kpsa.io/ignore-reason: reviewed",
+        ),
+    );
+    repo.commit("typo");
+    let run = repo.kpsa(".", &["scan", "-q", "--format", "json"], &[]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let r = run.json();
+    let e = &r["errors"][0];
+    assert_eq!(e["path"], "raw/pod.yaml");
+    assert_eq!(e["line"], 6, "the annotation's line: {e}");
+    let msg = e["message"].as_str().unwrap();
+    assert!(
+        msg.contains("\"priviliged\" is not a check")
+            && msg.contains("did you mean \"privileged\""),
+        "{msg}"
+    );
+    // The finding it meant to suppress is still reported.
+    assert!(
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["check"] == "privileged")
+    );
+}
