@@ -227,6 +227,29 @@ pub fn kustomization_file_in(t: &dyn Tree, dir: &Path) -> Option<PathBuf> {
 pub struct KustomizationRefs {
     pub dirs: Vec<PathBuf>,
     pub files: Vec<PathBuf>,
+    /// Remote resources (git or HTTP URLs, `host/org/repo//path` forms,
+    /// and names that are no local path but look like a host), with the
+    /// line they are on.
+    pub remote: Vec<(String, u32)>,
+}
+
+/// Whether a `resources:` entry is (or would be fetched as) remote.
+fn looks_remote(t: &dyn Tree, dir: &Path, s: &str) -> bool {
+    if s.contains("://") || s.starts_with("git@") || s.contains("?ref=") || s.contains("//") {
+        return true;
+    }
+    let local = normalize(&dir.join(s));
+    if t.is_dir(&local) || t.is_file(&local) {
+        return false;
+    }
+    // Kustomize tries a missing local path as a remote one: `github.com/x/y`.
+    s.split('/').next().is_some_and(|host| {
+        host.contains('.')
+            && host != "."
+            && host != ".."
+            && !host.ends_with(".yaml")
+            && !host.ends_with(".yml")
+    })
 }
 
 pub fn kustomization_refs(t: &dyn Tree, dir: &Path) -> Result<KustomizationRefs, PlanError> {
@@ -235,6 +258,13 @@ pub fn kustomization_refs(t: &dyn Tree, dir: &Path) -> Result<KustomizationRefs,
         return Ok(refs);
     };
     let node = read_yaml(t, &file)?;
+    for key in ["resources", "bases", "components"] {
+        for item in node.get(key).map(Node::items).unwrap_or_default() {
+            if let Some(s) = item.scalar_text().filter(|s| looks_remote(t, dir, s)) {
+                refs.remote.push((s.to_string(), item.pos.line));
+            }
+        }
+    }
     let mut add = |s: &str| {
         if s.contains("://") || s.starts_with("github.com/") || s.contains("?ref=") {
             return;

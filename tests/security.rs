@@ -971,3 +971,130 @@ fn a_misspelt_check_in_a_suppression_is_reported() {
             .any(|f| f["check"] == "privileged")
     );
 }
+
+#[test]
+fn remote_resources_and_private_downloads_are_refused() {
+    let repo = Repo::new("");
+    repo.write(
+        "deploy/kustomization.yaml",
+        "resources:\n  - pod.yaml\n  - https://169.254.169.254/latest/meta-data/x.yaml\n",
+    );
+    repo.write("deploy/pod.yaml", PRIVILEGED_POD);
+    repo.write(
+        "deploy2/kustomization.yaml",
+        "resources:\n  - github.com/org/repo//deploy?ref=main\n",
+    );
+    for (repository, why) in [
+        ("http://charts.example.com", "only https:// and oci://"),
+        (
+            "https://127.0.0.1:8443/charts",
+            "loopback, private or link-local",
+        ),
+        (
+            "https://169.254.169.254/x",
+            "loopback, private or link-local",
+        ),
+        ("oci://localhost/charts", "is this machine"),
+    ] {
+        let dir = format!("charts/c{}", repository.len());
+        repo.write(
+            &format!("{dir}/Chart.yaml"),
+            &format!("apiVersion: v2\nname: c\nversion: 1.0.0\ndependencies:\n  - name: lib\n    version: 1.0.0\n    repository: {repository}\n"),
+        );
+        repo.write(&format!("{dir}/templates/pod.yaml"), PRIVILEGED_POD);
+        let run = repo.kpsa(".", &["scan", &dir, "-q", "--format", "json"], &[]);
+        assert_eq!(run.code, 3, "{repository}: {}", run.stderr);
+        let msg = run.json()["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            msg.contains(why) && msg.contains(repository),
+            "{repository}: {msg}"
+        );
+        std::fs::remove_dir_all(repo.path().join(&dir)).unwrap();
+    }
+    // --offline: no download at all.
+    repo.write(
+        "charts/pub/Chart.yaml",
+        "apiVersion: v2\nname: pub\nversion: 1.0.0\ndependencies:\n  - name: lib\n    version: 1.0.0\n    repository: https://charts.example.com\n",
+    );
+    repo.write("charts/pub/templates/pod.yaml", PRIVILEGED_POD);
+    let run = repo.kpsa(
+        ".",
+        &["scan", "charts/pub", "-q", "--format", "json", "--offline"],
+        &[],
+    );
+    assert_eq!(run.code, 3);
+    assert!(
+        run.json()["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--offline forbids it")
+    );
+    std::fs::remove_dir_all(repo.path().join("charts")).unwrap();
+
+    let run = repo.kpsa(".", &["scan", "-q", "--format", "json"], &[]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let r = run.json();
+    let msg_for = |t: &str| {
+        r["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["target"] == t)
+            .unwrap_or_else(|| panic!("no error for {t}: {r}"))["message"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let m = msg_for("deploy");
+    assert!(
+        m.contains("kustomization.yaml:3")
+            && m.contains("169.254.169.254")
+            && m.contains("--allow-remote-resources"),
+        "{m}"
+    );
+    assert!(msg_for("deploy2").contains("github.com/org/repo//deploy?ref=main"));
+
+    // Allowed, the program runs; without it, its network goes nowhere even
+    // when the syntax check is not enough: a closed proxy and local-only git.
+    let bin = tempfile::tempdir().unwrap();
+    let dump = bin.path().join("env");
+    let kustomize = bin.path().join("kustomize");
+    std::fs::write(
+        &kustomize,
+        format!("#!/bin/sh\nenv > {}\nexit 1\n", dump.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&kustomize, std::fs::Permissions::from_mode(0o755)).unwrap();
+    repo.write("deploy/kustomization.yaml", "resources:\n  - pod.yaml\n");
+    let k = kustomize.display().to_string();
+    repo.kpsa(
+        ".",
+        &["scan", "deploy", "-q", "--kustomize", &k],
+        &[("HTTPS_PROXY", "http://corp:3128")],
+    );
+    let env = std::fs::read_to_string(&dump).unwrap();
+    assert!(
+        env.contains("HTTPS_PROXY=http://127.0.0.1:9") && env.contains("GIT_ALLOW_PROTOCOL=file"),
+        "{env}"
+    );
+    repo.kpsa(
+        ".",
+        &[
+            "scan",
+            "deploy",
+            "-q",
+            "--kustomize",
+            &k,
+            "--allow-remote-resources",
+        ],
+        &[("HTTPS_PROXY", "http://corp:3128")],
+    );
+    let env = std::fs::read_to_string(&dump).unwrap();
+    assert!(
+        env.contains("HTTPS_PROXY=http://corp:3128") && !env.contains("GIT_ALLOW_PROTOCOL"),
+        "{env}"
+    );
+}

@@ -174,6 +174,7 @@ fn prepare_dependencies(
         }
         dirs.push(d.dir);
     }
+    check_downloads(chart, &dirs, r.offline).map_err(plain)?;
     let base = dirs
         .iter()
         .skip(1)
@@ -242,6 +243,91 @@ fn prepare_dependencies(
         }
     }
     Ok((tmp, copy))
+}
+
+/// Dependencies that `helm dependency build` would download must come
+/// over `https://` or `oci://` from a public address (or through a
+/// repository the user configured, `@name` / `alias:name`), and none with
+/// `--offline`: the repository under review must not make the CI job fetch
+/// from the job's own network (a metadata service, a loopback port).
+fn check_downloads(chart: &Chart, dirs: &[PathBuf], offline: bool) -> Result<(), String> {
+    let mut charts = vec![chart.clone()];
+    charts.extend(dirs.iter().skip(1).filter_map(|d| read_chart(d).ok()));
+    for c in &charts {
+        for d in &c.dependencies {
+            let repo = d.repository.trim();
+            if d.local_dir(&c.dir).is_some() || repo.is_empty() {
+                continue;
+            }
+            let what = format!(
+                "dependency {:?} of chart {:?} (Chart.yaml line {}) comes from {repo:?}",
+                d.name, c.name, d.line
+            );
+            if offline {
+                return Err(format!(
+                    "{what}, which needs a download; --offline forbids it"
+                ));
+            }
+            if repo.starts_with('@') || repo.starts_with("alias:") {
+                continue;
+            }
+            let rest = repo
+                .strip_prefix("https://")
+                .or_else(|| repo.strip_prefix("oci://"))
+                .ok_or_else(|| {
+                    format!("{what}: only https:// and oci:// repositories are fetched")
+                })?;
+            if let Some(why) = private_host(rest) {
+                return Err(format!("{what}: {why}; kpsa does not fetch from it"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Why the host of `rest` (a URL after its scheme) is not a public
+/// address: loopback, private, link-local or unspecified, written as such
+/// or resolved to such.
+fn private_host(rest: &str) -> Option<String> {
+    use std::net::{IpAddr, ToSocketAddrs};
+    let authority = rest.split('/').next().unwrap_or("");
+    let authority = authority.rsplit('@').next().unwrap_or(authority);
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        authority.split(':').next().unwrap_or("")
+    };
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    if host.is_empty() || host == "localhost" || host.ends_with(".localhost") {
+        return Some(format!("{host:?} is this machine"));
+    }
+    let private = |ip: IpAddr| match ip {
+        IpAddr::V4(v4) => {
+            v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified()
+        }
+        IpAddr::V6(v6) => {
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || (v6.segments()[0] & 0xfe00) == 0xfc00
+                || (v6.segments()[0] & 0xffc0) == 0xfe80
+                || v6
+                    .to_ipv4_mapped()
+                    .is_some_and(|v4| v4.is_loopback() || v4.is_private() || v4.is_link_local())
+        }
+    };
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return private(ip).then(|| format!("{host} is a loopback, private or link-local address"));
+    }
+    let resolved = (host.as_str(), 443).to_socket_addrs().ok()?;
+    for a in resolved {
+        if private(a.ip()) {
+            return Some(format!(
+                "{host} resolves to {}, a loopback, private or link-local address",
+                a.ip()
+            ));
+        }
+    }
+    None
 }
 
 fn common_ancestor(a: &Path, b: &Path) -> PathBuf {
@@ -316,4 +402,26 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::private_host;
+
+    #[test]
+    fn private_hosts_are_recognised() {
+        for url in [
+            "127.0.0.1/charts",
+            "localhost:8080/x",
+            "169.254.169.254/latest",
+            "10.1.2.3/x",
+            "[::1]:443/x",
+            "[fd00::1]/x",
+            "user:pw@192.168.1.1/x",
+            "metadata.localhost/x",
+        ] {
+            assert!(private_host(url).is_some(), "{url}");
+        }
+        assert!(private_host("203.0.113.7/charts").is_none());
+    }
 }

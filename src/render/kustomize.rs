@@ -47,12 +47,46 @@ pub fn invocation(r: &Renderers, dir: &Path) -> Result<Invocation, String> {
     Ok(Invocation { program, args })
 }
 
+/// The first remote resource of a kustomization or of one it uses, with
+/// the kustomization file and line that name it.
+fn remote_resource(dir: &Path) -> Option<(String, PathBuf, u32)> {
+    let tree = crate::tree::Disk {
+        root: dir.to_path_buf(),
+    };
+    let mut queue = vec![dir.to_path_buf()];
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(d) = queue.pop() {
+        if !seen.insert(d.clone()) {
+            continue;
+        }
+        let Ok(refs) = crate::plan::kustomization_refs(&tree, &d) else {
+            continue;
+        };
+        if let Some((name, line)) = refs.remote.first() {
+            let file = crate::plan::kustomization_file_in(&tree, &d).unwrap_or(d.clone());
+            return Some((name.clone(), file, *line));
+        }
+        queue.extend(refs.dirs);
+    }
+    None
+}
+
 pub fn render(target: &Target, dir: &Path, r: &Renderers) -> Result<Rendered, RenderError> {
     let fail = |m: String| RenderError {
         target: target.id.clone(),
         command: None,
         message: m,
     };
+    if !r.allow_remote {
+        if let Some((name, file, line)) = remote_resource(dir) {
+            return Err(fail(format!(
+                "{}:{line} (from the target's directory) names the remote resource {name:?}; kpsa does \
+                 not fetch remote resources (the repository under review would choose what the CI job \
+                 downloads): vendor it, or pass --allow-remote-resources in a job you trust",
+                relative_path(dir, &file).display()
+            )));
+        }
+    }
     let real = std::fs::canonicalize(dir).map_err(|e| fail(format!("{}: {e}", dir.display())))?;
     let tmp = crate::interrupt::temp_dir("kpsa-kustomize-")
         .map_err(|e| fail(format!("cannot create a temporary directory: {e}")))?;
