@@ -192,6 +192,9 @@ struct CommonArgs {
     /// Most bytes one render may print before it is stopped (default 64 MiB).
     #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1..))]
     max_render_bytes: Option<u64>,
+    /// Most paths one snapshot (a commit's tree, or discovery on disk) may hold (default 1,000,000).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    max_tree_entries: Option<u64>,
     /// Let Kustomize fetch remote resources (git and HTTP URLs); refused by default.
     #[arg(long)]
     allow_remote_resources: bool,
@@ -352,6 +355,12 @@ pub fn run(args: impl IntoIterator<Item = String>) -> i32 {
         },
         _ => Vec::new(),
     };
+    match &cli.command {
+        Command::Scan(a) | Command::Accept(AcceptArgs { scan: a, .. }) => apply_limits(&a.common),
+        Command::Diff(a) => apply_limits(&a.common),
+        Command::Targets(a) => apply_limits(&a.common),
+        Command::Checks | Command::Explain { .. } => {}
+    }
     match cli.command {
         Command::Scan(args) => run_scan(args, dests),
         Command::Targets(args) => run_targets(args),
@@ -665,6 +674,16 @@ fn manifests_target(id: String, path: PathBuf) -> Target {
         inputs: vec![path.clone()],
         source: Source::Manifests { files: vec![path] },
         reason: "given as plain manifests".into(),
+    }
+}
+
+/// Apply the limits that are process-wide (`--max-tree-entries`).
+fn apply_limits(common: &CommonArgs) {
+    if let Some(n) = common.max_tree_entries {
+        crate::tree::MAX_ENTRIES.store(
+            usize::try_from(n).unwrap_or(usize::MAX),
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
 }
 

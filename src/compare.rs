@@ -145,12 +145,14 @@ pub fn run(req: &Request, settings: Settings) -> Result<Outcome, Failure> {
     })?;
     let root = std::fs::canonicalize(workdir).unwrap_or_else(|_| workdir.to_path_buf());
     let revs = git::resolve(&repo, &req.spec).map_err(Failure::Git)?;
-    let changes = git::changes(&repo, revs.base, revs.head).map_err(Failure::Git)?;
+    // The snapshots first: their walks stop at --max-tree-entries, before
+    // a diff could enumerate an expanded tree.
     let base_tree = CommitTree::new(&root, revs.base).map_err(Failure::Git)?;
     let head_tree = match revs.head {
         Head::WorkTree => HeadTree::Work(Disk { root: root.clone() }),
         Head::Commit(c) => HeadTree::Commit(CommitTree::new(&root, c).map_err(Failure::Git)?),
     };
+    let changes = git::changes(&repo, revs.base, revs.head).map_err(Failure::Git)?;
     let head: &dyn Tree = head_tree.tree();
 
     // Configuration: one text, read on both sides; the chosen side's text

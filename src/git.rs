@@ -262,12 +262,17 @@ impl CommitTree {
         let mut dirs = BTreeSet::new();
         dirs.insert(root.clone());
         let mut refused: Option<String> = None;
+        let max = crate::tree::max_entries();
         {
             let tree = repo
                 .find_commit(commit)
                 .and_then(|c| c.tree())
                 .map_err(|e| err("cannot read the commit", e))?;
             tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
+                if entries.len() + dirs.len() > max {
+                    refused = Some(crate::tree::too_many_entries(max));
+                    return git2::TreeWalkResult::Abort;
+                }
                 let name = match entry.name() {
                     Ok(n) if safe_entry_name(n) => n,
                     other => {

@@ -3,6 +3,27 @@
 //! only written to disk where a render needs it.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The default of `--max-tree-entries`: most paths one snapshot may hold.
+pub const DEFAULT_MAX_ENTRIES: usize = 1_000_000;
+
+/// Most paths (files and directories) one snapshot may hold, for git trees
+/// and discovery alike: a small repository can name millions of paths by
+/// reusing one tree object. Set once from `--max-tree-entries`.
+pub static MAX_ENTRIES: AtomicUsize = AtomicUsize::new(DEFAULT_MAX_ENTRIES);
+
+/// The current limit of [`MAX_ENTRIES`].
+pub fn max_entries() -> usize {
+    MAX_ENTRIES.load(Ordering::Relaxed)
+}
+
+/// The error text when a snapshot holds more paths than allowed.
+pub fn too_many_entries(max: usize) -> String {
+    format!(
+        "the snapshot holds more than {max} paths; kpsa stops here (raise the limit with --max-tree-entries)"
+    )
+}
 
 /// What a path is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,7 +131,15 @@ impl Tree for Disk {
             .filter_entry(|e| e.file_name() != ".git")
             .build();
         let mut found: std::collections::BTreeMap<PathBuf, EntryKind> = Default::default();
+        let max = max_entries();
         for entry in walk {
+            if found.len() >= max {
+                found.insert(
+                    dir.to_path_buf(),
+                    EntryKind::Unreadable(too_many_entries(max)),
+                );
+                break;
+            }
             let entry = match entry {
                 Ok(e) => e,
                 Err(e) => {

@@ -1098,3 +1098,50 @@ fn remote_resources_and_private_downloads_are_refused() {
         "{env}"
     );
 }
+
+#[test]
+fn a_tree_that_expands_to_millions_of_paths_stops_at_the_cap() {
+    let repo = Repo::new("");
+    repo.write("raw/pod.yaml", PRIVILEGED_POD);
+    repo.commit("base");
+    // 256 KB of objects naming 10^7 paths: one tree reused at every level.
+    let script = r#"set -e
+blob=$(echo 'kind: x' | git hash-object -w --stdin)
+t=$( (for i in 0 1 2 3 4 5 6 7 8 9; do printf "100644 blob $blob\tf$i.yaml\n"; done) | git mktree)
+for lvl in 1 2 3 4 5 6; do
+  t=$( (for i in 0 1 2 3 4 5 6 7 8 9; do printf "040000 tree $t\td$i\n"; done) | git mktree)
+done
+git -c user.name=a -c user.email=a@b commit-tree "$t" -p HEAD -m bomb"#;
+    let out = std::process::Command::new("sh")
+        .args(["-c", script])
+        .current_dir(repo.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let commit = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let run = repo.kpsa(
+        ".",
+        &[
+            "diff",
+            &format!("HEAD..{commit}"),
+            "-q",
+            "--max-tree-entries",
+            "20000",
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("more than 20000 paths") && run.stderr.contains("--max-tree-entries"),
+        "{}",
+        run.stderr
+    );
+    // Discovery on disk is capped the same way.
+    let run = repo.kpsa(".", &["scan", "-q", "--max-tree-entries", "2"], &[]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(run.stdout.contains("more than 2 paths"), "{}", run.stdout);
+}
