@@ -270,6 +270,24 @@ impl Context {
     }
 }
 
+/// Whether `labels` set a weaker Pod Security level than `floor` for any
+/// mode (enforce, audit, warn): a lower level, or no level where the floor
+/// has one. Labels are written without the `pod-security.kubernetes.io/`
+/// prefix; a value that is not a level counts as the admission controller
+/// evaluates it (`restricted` for enforce, `privileged` for audit and warn).
+pub fn lowers(floor: &BTreeMap<String, String>, labels: &BTreeMap<String, String>) -> bool {
+    let rank = |mode: &str, v: Option<&String>| match v.map(String::as_str) {
+        None | Some("privileged") => 0,
+        Some("baseline") => 1,
+        Some("restricted") => 2,
+        Some(_) if mode == "enforce" => 2,
+        Some(_) => 0,
+    };
+    ["enforce", "audit", "warn"]
+        .iter()
+        .any(|m| rank(m, labels.get(*m)) < rank(m, floor.get(*m)))
+}
+
 /// The `pod-security.kubernetes.io/*` labels of a Namespace object (prefix removed).
 pub fn namespace_labels(object: &Node) -> Option<(String, BTreeMap<String, String>)> {
     let kind = object.get("kind").and_then(Node::scalar_text)?;

@@ -401,31 +401,40 @@ pub fn run(req: &Request, settings: Settings) -> Result<Outcome, Failure> {
             .map_err(|e| Failure::Git(GitError(format!("cannot write the head snapshot: {e}"))))?;
     }
 
-    // Both sides at once: their renders share the `--jobs` bound.
-    let (mut head_snap, base_snap) = pool.install(|| {
+    // Both sides render at once, sharing the `--jobs` bound; the base is
+    // evaluated first so that, under its policy, the head is judged with
+    // the base's Namespace labels where the change lowers them.
+    let (head_rendered, base_rendered) = pool.install(|| {
         rayon::join(
             || {
-                pipeline::run(
-                    head.root(),
+                pipeline::render_all(
                     &head_run,
                     &head_plan.errors,
-                    &scan_opts,
                     &renderers,
                     progress.side("head"),
+                    head.root(),
                 )
             },
             || {
-                pipeline::run(
-                    base_tree.root(),
+                pipeline::render_all(
                     &base_run,
                     &[],
-                    &scan_opts,
                     &renderers,
                     progress.side("base"),
+                    base_tree.root(),
                 )
             },
         )
     });
+    let base_snap =
+        pool.install(|| pipeline::evaluate(base_tree.root(), base_rendered, &scan_opts));
+    let mut head_opts = scan_opts.clone();
+    if !policy_is_head {
+        head_opts.label_floor = Some(std::sync::Arc::new(
+            base_snap.result.namespace_labels.clone(),
+        ));
+    }
+    let mut head_snap = pool.install(|| pipeline::evaluate(head.root(), head_rendered, &head_opts));
     let failed = |r: &ScanResult| -> BTreeSet<String> {
         r.errors.iter().filter_map(|e| e.target.clone()).collect()
     };
@@ -490,6 +499,20 @@ pub fn run(req: &Request, settings: Settings) -> Result<Outcome, Failure> {
     });
     let transitions = transitions(&base_side, &head_side, &added);
     let mut config_changes = config_changes;
+    let labels = |l: &BTreeMap<String, String>| {
+        l.iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    for (ns, floor, lowered) in &head_snap.result.lowered_namespaces {
+        config_changes.push(ConfigChange {
+            setting: format!("namespace {ns}: Pod Security labels"),
+            base: Some(labels(floor)),
+            head: Some(labels(lowered)),
+            applied: false,
+        });
+    }
     config_changes.extend(suppression_changes(
         &base_snap.result.findings,
         &head_snap.result.findings,

@@ -68,7 +68,7 @@ pub struct Snapshot {
     pub timings: Timings,
 }
 
-/// Run the targets of a plan.
+/// Run the targets of a plan: render, then evaluate.
 pub fn run(
     root: &Path,
     targets: &[Target],
@@ -77,6 +77,31 @@ pub fn run(
     renderers: &Renderers,
     progress: Progress,
 ) -> Snapshot {
+    evaluate(
+        root,
+        render_all(targets, plan_errors, renderers, progress, root),
+        scan_opts,
+    )
+}
+
+/// What rendering a plan produced: the inputs to evaluate, how each
+/// rendered stream was made, and the errors so far.
+pub struct Rendered {
+    inputs: Vec<Input>,
+    producers: HashMap<String, Producer>,
+    errors: Vec<InputError>,
+    timings: Timings,
+    start: Instant,
+}
+
+/// Render the Helm and Kustomize targets of a plan, in parallel.
+pub fn render_all(
+    targets: &[Target],
+    plan_errors: &[PlanError],
+    renderers: &Renderers,
+    progress: Progress,
+    root: &Path,
+) -> Rendered {
     let start = Instant::now();
     let to_render: Vec<&Target> = targets
         .iter()
@@ -202,6 +227,24 @@ pub fn run(
             }
         }
     }
+    Rendered {
+        inputs,
+        producers,
+        errors,
+        timings,
+        start,
+    }
+}
+
+/// Evaluate what was rendered and map every location to the repository.
+pub fn evaluate(root: &Path, rendered: Rendered, scan_opts: &ScanOptions) -> Snapshot {
+    let Rendered {
+        inputs,
+        producers,
+        mut errors,
+        mut timings,
+        start,
+    } = rendered;
     let mut result = scan(&inputs, scan_opts);
     crate::provenance::locate(
         &mut result.findings,

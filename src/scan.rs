@@ -8,7 +8,7 @@
 //! [`InputError`] naming the file and line, and everything else is still
 //! evaluated and reported.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -73,6 +73,10 @@ enum StreamSource {
 /// How to scan.
 #[derive(Debug, Clone)]
 pub struct ScanOptions {
+    /// `kpsa diff` under the base's policy: the base's Namespace labels. A
+    /// rendered Namespace whose Pod Security labels are weaker than these
+    /// is evaluated with these (the change lowers them: pending review).
+    pub label_floor: Option<Arc<BTreeMap<String, Labels>>>,
     pub tier: Tier,
     pub version: Version,
     /// How the version is printed in admission messages (`v1.30`, `latest`).
@@ -104,6 +108,7 @@ impl ScanOptions {
             exemptions: Vec::new(),
             exemptions_source: String::new(),
             today: crate::suppress::today(),
+            label_floor: None,
         }
     }
 }
@@ -155,7 +160,18 @@ pub struct ScanResult {
     pub stdin_text: Option<String>,
     /// What `--accepted FILE` matched, and its stale entries.
     pub accepted: Option<crate::accepted::Applied>,
+    /// Pod Security labels of the Namespaces in the input (prefix removed).
+    pub namespace_labels: BTreeMap<String, Labels>,
+    /// Namespaces whose labels the input lowers below `label_floor`: the
+    /// floor's labels were used.
+    pub lowered_namespaces: Vec<Lowered>,
 }
+
+/// Pod Security labels (prefix removed).
+pub type Labels = BTreeMap<String, String>;
+
+/// A Namespace whose labels the input lowers: `(namespace, floor, input)`.
+pub type Lowered = (String, Labels, Labels);
 
 /// The display name of standard input.
 pub const STDIN_NAME: &str = "<stdin>";
@@ -264,8 +280,23 @@ pub fn scan(inputs: &[Input], opts: &ScanOptions) -> ScanResult {
                 {
                     for object in objects(&doc) {
                         if let Some((ns, labels)) = admission::namespace_labels(object.node) {
-                            let source = format!("Namespace {ns} in {}", stream.target);
-                            ctx.labels.insert(ns, (labels, source));
+                            result.namespace_labels.insert(ns.clone(), labels.clone());
+                            let floor = opts.label_floor.as_ref().and_then(|f| f.get(&ns));
+                            match floor.filter(|f| admission::lowers(f, &labels)) {
+                                Some(f) => {
+                                    let source = format!(
+                                        "Namespace {ns} as the base labels it (this change lowers its labels: pending review)"
+                                    );
+                                    result
+                                        .lowered_namespaces
+                                        .push((ns.clone(), f.clone(), labels));
+                                    ctx.labels.insert(ns, (f.clone(), source));
+                                }
+                                None => {
+                                    let source = format!("Namespace {ns} in {}", stream.target);
+                                    ctx.labels.insert(ns, (labels, source));
+                                }
+                            }
                         }
                     }
                 }

@@ -1145,3 +1145,76 @@ git -c user.name=a -c user.email=a@b commit-tree "$t" -p HEAD -m bomb"#;
     assert_eq!(run.code, 3, "{}", run.stderr);
     assert!(run.stdout.contains("more than 2 paths"), "{}", run.stdout);
 }
+
+#[test]
+fn a_change_cannot_lower_its_namespace_to_pass() {
+    let ns = |level: &str| {
+        format!(
+            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n  labels:\n    pod-security.kubernetes.io/enforce: {level}\n"
+        )
+    };
+    let pod = |extra: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  namespace: shop\nspec:\n{extra}  containers:\n    - name: app\n      image: x\n"
+        )
+    };
+    let repo = Repo::new("");
+    repo.write("raw/ns.yaml", &ns("baseline"));
+    repo.write("raw/pod.yaml", &pod(""));
+    repo.commit("base");
+    repo.write("raw/ns.yaml", &ns("privileged"));
+    repo.write("raw/pod.yaml", &pod("  hostPID: true\n"));
+    repo.commit("lower and break");
+    let run = repo.kpsa(
+        ".",
+        &[
+            "diff",
+            "HEAD~1..HEAD",
+            "-q",
+            "--format",
+            "json",
+            "--fail-on",
+            "enforced",
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 1, "judged with the base's labels: {}", run.stdout);
+    let r = run.json();
+    let f = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["check"] == "hostNamespaces")
+        .unwrap();
+    assert_eq!(f["status"], "new");
+    assert_eq!(f["admission"]["refused"], true, "{f}");
+    assert!(
+        r["configuration_changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| {
+                c["setting"] == "namespace shop: Pod Security labels"
+                    && c["base"] == "enforce=baseline"
+                    && c["head"] == "enforce=privileged"
+                    && c["applied"] == false
+            }),
+        "{}",
+        r["configuration_changes"]
+    );
+    // A trusted run takes the head's labels.
+    let run = repo.kpsa(
+        ".",
+        &[
+            "diff",
+            "HEAD~1..HEAD",
+            "-q",
+            "--fail-on",
+            "enforced",
+            "--config-from",
+            "head",
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stdout);
+}
