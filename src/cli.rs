@@ -785,6 +785,8 @@ fn run_targets(args: TargetsArgs) -> i32 {
 
 /// Evaluation settings after flags, then the config, then defaults.
 struct Resolved {
+    /// Warnings so far (printed, and carried into the reports).
+    warnings: Vec<String>,
     show_suppressed: bool,
     opts: ScanOptions,
     renderers: Renderers,
@@ -797,6 +799,7 @@ struct Resolved {
 }
 
 fn resolve(e: &EvalArgs, common: &CommonArgs, config: Option<&Config>) -> Result<Resolved, String> {
+    let mut run_warnings: Vec<String> = version_warning(e, config).into_iter().collect();
     let spec = e
         .kubernetes_version
         .or_else(|| config.and_then(|c| c.kubernetes_version))
@@ -849,9 +852,7 @@ fn resolve(e: &EvalArgs, common: &CommonArgs, config: Option<&Config>) -> Result
     if let Some(file) = admission_config {
         let (defaults, exemptions, warnings) = crate::admission::load_config(&file)
             .map_err(|err| format!("error in the admission configuration: {err}"))?;
-        for w in warnings {
-            eprintln!("kpsa: warning: {w}");
-        }
+        run_warnings.extend(warnings);
         ctx.defaults = defaults;
         ctx.exemptions = exemptions;
         ctx.has_defaults = true;
@@ -865,7 +866,11 @@ fn resolve(e: &EvalArgs, common: &CommonArgs, config: Option<&Config>) -> Result
                 && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
         }
     };
+    for w in &run_warnings {
+        eprintln!("{}", report::escape::log(&format!("kpsa: warning: {w}")));
+    }
     Ok(Resolved {
+        warnings: run_warnings,
         opts,
         renderers: renderers(common, config, version),
         fail_on,
@@ -878,18 +883,60 @@ fn resolve(e: &EvalArgs, common: &CommonArgs, config: Option<&Config>) -> Result
     })
 }
 
-fn warn_version(e: &EvalArgs, config: Option<&Config>) {
+fn version_warning(e: &EvalArgs, config: Option<&Config>) -> Option<String> {
     let spec = e
         .kubernetes_version
         .or_else(|| config.and_then(|c| c.kubernetes_version));
     if let Some(VersionSpec::Exact(v)) = spec {
         let version = VersionSpec::Exact(v).resolve();
         if v != version {
-            eprintln!(
-                "kpsa: warning: kpsa knows Pod Security policies up to {version}; evaluating {v} as {version}"
-            );
+            return Some(format!(
+                "kpsa knows Pod Security policies up to {version}; evaluating {v} as {version}"
+            ));
         }
     }
+    None
+}
+
+/// A digest of every setting that decides the verdict: level, version,
+/// gate, pod-template kinds, exemptions, namespace labels, admission
+/// defaults and exemptions, and the render bounds and flags in `extra`.
+/// Reports made with different settings have different digests.
+fn settings_digest(r: &Resolved, extra: &[(&str, String)]) -> String {
+    use sha2::{Digest, Sha256};
+    let o = &r.opts;
+    let mut text = format!(
+        "kpsa-settings-v1\nlevel={}\nversion={}\ngate={:?}/{}\nkinds={:?}\nexemptions={:?}\n",
+        o.tier.as_str(),
+        r.label,
+        r.fail_on,
+        r.gate_enforced,
+        o.kinds,
+        o.exemptions
+    );
+    if let Some(ctx) = &o.admission {
+        let labels: std::collections::BTreeMap<_, _> =
+            ctx.labels.iter().map(|(k, (l, _))| (k, l)).collect();
+        text.push_str(&format!(
+            "namespaces={labels:?}\ndefaults={:?}/{}\nadmission-exemptions={:?}\n",
+            ctx.defaults, ctx.has_defaults, ctx.exemptions
+        ));
+    }
+    text.push_str(&format!(
+        "max-render-bytes={}\nremote={}\noffline={}\nmax-tree-entries={}\n",
+        r.renderers.max_output_bytes,
+        r.renderers.allow_remote,
+        r.renderers.offline,
+        crate::tree::max_entries()
+    ));
+    for (k, v) in extra {
+        text.push_str(&format!("{k}={v}\n"));
+    }
+    let hash = Sha256::digest(text.as_bytes());
+    format!(
+        "sha256:{}",
+        hash.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    )
 }
 
 fn thread_pool(e: &EvalArgs, config: Option<&Config>) -> Result<rayon::ThreadPool, i32> {
@@ -919,8 +966,7 @@ fn print_timings(t: &pipeline::Timings) {
 fn scan_snapshot(args: &ScanArgs) -> Result<(Setup, Resolved, ScanResult), i32> {
     let s = setup(&args.common, &args.paths)?;
     let config = s.config.as_ref();
-    warn_version(&args.eval, config);
-    let r = resolve(&args.eval, &args.common, config).map_err(|m| {
+    let mut r = resolve(&args.eval, &args.common, config).map_err(|m| {
         eprintln!("kpsa: {m}");
         EXIT_USAGE
     })?;
@@ -932,10 +978,12 @@ fn scan_snapshot(args: &ScanArgs) -> Result<(Setup, Resolved, ScanResult), i32> 
     // named, a warning for discovery (a shard may have no targets).
     if plan.targets.is_empty() && plan.errors.is_empty() {
         if args.paths.is_empty() {
-            eprintln!(
-                "kpsa: warning: nothing to scan under {}: no chart, kustomization or YAML file",
+            let w = format!(
+                "nothing to scan under {}: no chart, kustomization or YAML file",
                 s.root.display()
             );
+            eprintln!("kpsa: warning: {w}");
+            r.warnings.push(w);
         } else {
             eprintln!(
                 "kpsa: nothing to scan in {}: no chart, kustomization or YAML file",
@@ -1021,6 +1069,9 @@ fn run_scan(args: ScanArgs, dests: Destinations) -> i32 {
         }
     }
     let run = RunInfo {
+        settings_digest: settings_digest(&r, &[]),
+        shard: None,
+        warnings: r.warnings.clone(),
         command: "scan",
         kubernetes_version: r.version,
         version_label: r.label,
@@ -1065,7 +1116,6 @@ fn run_diff(args: DiffArgs, dests: Destinations) -> i32 {
     };
     let resolved = std::cell::RefCell::new(None);
     let settings = |config: Option<&Config>| {
-        warn_version(&args.eval, config);
         let r = resolve(&args.eval, &args.common, config)?;
         let jobs = args
             .eval
@@ -1098,6 +1148,18 @@ fn run_diff(args: DiffArgs, dests: Destinations) -> i32 {
         print_timings(&outcome.timings);
     }
     let run = RunInfo {
+        settings_digest: settings_digest(
+            &r,
+            &[
+                ("config-from", format!("{:?}", args.config_from)),
+                (
+                    "allow-new-suppressions",
+                    args.allow_new_suppressions.to_string(),
+                ),
+            ],
+        ),
+        shard: None,
+        warnings: r.warnings.clone(),
         command: "diff",
         kubernetes_version: r.version,
         version_label: r.label,

@@ -1218,3 +1218,59 @@ fn a_change_cannot_lower_its_namespace_to_pass() {
     );
     assert_eq!(run.code, 0, "{}", run.stdout);
 }
+
+#[test]
+fn a_saved_report_is_read_only_in_a_known_version_and_shape() {
+    let repo = Repo::new("");
+    repo.write("raw/pod.yaml", PRIVILEGED_POD);
+    repo.commit("base");
+    repo.write("raw/pod2.yaml", &PRIVILEGED_POD.replace("web", "web2"));
+    repo.commit("head");
+    let scan = repo
+        .kpsa(".", &["scan", "-q", "--format", "json"], &[])
+        .stdout;
+    let diff = repo
+        .kpsa(
+            ".",
+            &["diff", "HEAD~1..HEAD", "-q", "--format", "json"],
+            &[],
+        )
+        .stdout;
+    for text in [&scan, &diff] {
+        let v = kpsa::report::saved::read(text, "report.json").unwrap();
+        assert_eq!(v["schema_version"], 2);
+    }
+    let d: Value = serde_json::from_str(&diff).unwrap();
+    let findings = d["findings"].as_array().unwrap();
+    let f = findings
+        .iter()
+        .find(|f| f["check"] == "privileged")
+        .unwrap();
+    assert_eq!(f["family"], "pss", "{f}");
+    assert_eq!(f["frameworks"][0]["id"], "baseline", "{f}");
+    let k = findings.iter().find(|f| f["tier"] == "hardened").unwrap();
+    assert_eq!(k["family"], "k01", "{k}");
+    assert!(f["source"].as_str().is_some(), "the location's text: {f}");
+    assert_eq!(d["shard"], Value::Null);
+    assert!(
+        d["settings_digest"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
+    // Another version, another shape, or no JSON: refused, saying why.
+    let old = scan.replacen("\"schema_version\": 2", "\"schema_version\": 1", 1);
+    let e = kpsa::report::saved::read(&old, "old.json").unwrap_err();
+    assert!(
+        e.contains("schema_version 1") && e.contains("reads (2)"),
+        "{e}"
+    );
+    let forged = scan.replacen("\"check\":", "\"injected\": true, \"check\":", 1);
+    let e = kpsa::report::saved::read(&forged, "forged.json").unwrap_err();
+    assert!(
+        e.contains("does not match the schema") && e.contains("/findings/0"),
+        "{e}"
+    );
+    let e = kpsa::report::saved::read("{\"schema_version\": 2,", "cut.json").unwrap_err();
+    assert!(e.starts_with("cut.json:1:"), "{e}");
+}

@@ -34,7 +34,49 @@ pub enum Tier {
     Hardened,
 }
 
+/// A framework id a check maps to (`pod-security-standards` `baseline`,
+/// `owasp-kubernetes-top-10` 2025 `K01`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct FrameworkId {
+    pub framework: &'static str,
+    /// The edition, for frameworks that have them (the PSS levels are
+    /// versioned by the Kubernetes version the report states).
+    pub version: Option<&'static str>,
+    pub id: &'static str,
+}
+
+/// The OWASP Kubernetes Top Ten (2025) item every pod-spec check belongs
+/// to: K01, Insecure Workload Configurations.
+pub const OWASP_K01: FrameworkId = FrameworkId {
+    framework: "owasp-kubernetes-top-10",
+    version: Some("2025"),
+    id: "K01",
+};
+
 impl Tier {
+    /// The check family: `pss` for the Pod Security Standards levels, `k01`
+    /// for kpsa's OWASP K01 hardening beyond them.
+    pub fn family(self) -> &'static str {
+        match self {
+            Tier::Baseline | Tier::Restricted => "pss",
+            Tier::Hardened => "k01",
+        }
+    }
+
+    /// The framework ids of a check of this tier.
+    pub fn frameworks(self) -> Vec<FrameworkId> {
+        let pss = |id| FrameworkId {
+            framework: "pod-security-standards",
+            version: None,
+            id,
+        };
+        match self {
+            Tier::Baseline => vec![pss("baseline"), OWASP_K01],
+            Tier::Restricted => vec![pss("restricted"), OWASP_K01],
+            Tier::Hardened => vec![OWASP_K01],
+        }
+    }
+
     pub const ALL: [Tier; 3] = [Tier::Baseline, Tier::Restricted, Tier::Hardened];
 
     pub fn severity(self) -> Severity {

@@ -1,23 +1,32 @@
 //! The JSON report: a versioned contract (`schema_version`), described in
 //! `docs/json-output.md` and `docs/kpsa-report.schema.json`.
+//!
+//! Version 2 is designed once for what the next work needs: each finding's
+//! check `family` and framework ids, the source text of its location (and
+//! of its attributed line in `diff`), suppression state with `pending`,
+//! warnings in `scan` too, shard identity and a digest of the settings
+//! that decide the verdict, and rule metadata, so a saved report can be
+//! rendered, merged and published without the repository.
 
 use serde::Serialize;
 
-use super::RunInfo;
+use super::{RunInfo, Sources};
 use crate::finding::{Finding, Workload};
+use crate::policy::{FrameworkId, registry};
 use crate::scan::{InputError, ScanResult, Stats};
 
 /// Bump on any incompatible change of the JSON report.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Serialize)]
 struct Report<'a> {
     #[serde(flatten)]
     header: Header<'a>,
     summary: Summary<'a>,
-    findings: &'a [Finding],
+    findings: Vec<FindingOut<'a, Finding>>,
     workloads: &'a [Workload],
     errors: &'a [InputError],
+    warnings: &'a [String],
     /// `--accepted FILE`: matches and stale entries.
     accepted: Option<&'a crate::accepted::Applied>,
 }
@@ -31,6 +40,26 @@ struct Header<'a> {
     kubernetes_version: String,
     level: &'a str,
     fail_on: &'a str,
+    /// A digest of every setting that decides the verdict.
+    settings_digest: &'a str,
+    /// Which shard of a split run this is (`kpsa … --shard I/N`); null
+    /// for a whole run.
+    shard: Option<super::Shard>,
+    /// The checks the report can refer to, with their metadata.
+    rules: Vec<Rule>,
+}
+
+/// A rule's metadata, so a saved report explains its findings by itself
+/// (rules that are not built in, such as Rego policies, need it).
+#[derive(Serialize)]
+struct Rule {
+    id: &'static str,
+    family: &'static str,
+    tier: &'static str,
+    severity: &'static str,
+    summary: &'static str,
+    help_uri: String,
+    frameworks: Vec<FrameworkId>,
 }
 
 impl<'a> Header<'a> {
@@ -45,6 +74,61 @@ impl<'a> Header<'a> {
             kubernetes_version: run.kubernetes_version.to_string(),
             level: run.level.as_str(),
             fail_on: run.gate_name(),
+            settings_digest: &run.settings_digest,
+            shard: run.shard,
+            rules: registry::CHECKS
+                .iter()
+                .filter(|c| c.tier <= run.level)
+                .map(|c| Rule {
+                    id: c.id,
+                    family: c.tier.family(),
+                    tier: c.tier.as_str(),
+                    severity: c.tier.severity().as_str(),
+                    summary: c.doc.summary,
+                    help_uri: super::help_uri(c.id),
+                    frameworks: c.tier.frameworks(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A finding as the report writes it: its fields, its family and
+/// framework ids, and the source text of its location line (and, in
+/// `diff`, of its attributed line).
+#[derive(Serialize)]
+struct FindingOut<'a, T: Serialize> {
+    #[serde(flatten)]
+    inner: &'a T,
+    family: &'static str,
+    frameworks: Vec<FrameworkId>,
+    /// The text of the location's line, when the file can be read.
+    source: Option<String>,
+    /// `diff`: the text of the attributed line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attributed_source: Option<Option<String>>,
+    /// The suppression's state: `active`, `pending` (added by the change
+    /// under review), `invalid` (no reason, expired), or null.
+    suppression_state: Option<&'static str>,
+}
+
+impl<'a, T: Serialize> FindingOut<'a, T> {
+    fn new(inner: &'a T, f: &Finding, sources: &mut Sources) -> Self {
+        FindingOut {
+            inner,
+            family: f.tier.family(),
+            frameworks: f.tier.frameworks(),
+            source: sources.line(&f.location.path, f.location.line),
+            attributed_source: None,
+            suppression_state: f.suppression.as_ref().map(|s| {
+                if s.active {
+                    "active"
+                } else if s.pending {
+                    "pending"
+                } else {
+                    "invalid"
+                }
+            }),
         }
     }
 }
@@ -101,9 +185,17 @@ pub fn write(
             gated: super::gated(result, run),
             errors: result.errors.len(),
         },
-        findings: &result.findings,
+        findings: {
+            let mut sources = Sources::new(&run.root, result.stdin_text.as_deref());
+            result
+                .findings
+                .iter()
+                .map(|f| FindingOut::new(f, f, &mut sources))
+                .collect()
+        },
         workloads: &result.workloads,
         errors: &result.errors,
+        warnings: &run.warnings,
         accepted: result.accepted.as_ref(),
     };
     serde_json::to_writer_pretty(&mut *out, &report)?;
@@ -122,10 +214,10 @@ struct DiffReport<'a> {
     summary: DiffSummary<'a>,
     transitions: &'a [crate::diff::Transition],
     configuration_changes: &'a [crate::compare::ConfigChange],
-    findings: &'a [crate::diff::Classified],
+    findings: Vec<FindingOut<'a, crate::diff::Classified>>,
     workloads: &'a [Workload],
     errors: &'a [InputError],
-    warnings: &'a [String],
+    warnings: Vec<&'a String>,
 }
 
 #[derive(Serialize)]
@@ -195,10 +287,28 @@ pub fn write_diff(
         },
         transitions: &o.transitions,
         configuration_changes: &o.config_changes,
-        findings: &o.findings,
+        findings: {
+            let mut sources = Sources::new(&o.head_root, None);
+            o.findings
+                .iter()
+                .map(|c| {
+                    let mut out = FindingOut::new(c, &c.finding, &mut sources);
+                    // A fixed finding's location is in the base: not read here.
+                    if c.status == Status::Fixed {
+                        out.source = None;
+                    }
+                    out.attributed_source = Some(
+                        c.attributed_location
+                            .as_ref()
+                            .and_then(|a| sources.line(&a.path, a.line)),
+                    );
+                    out
+                })
+                .collect()
+        },
         workloads: &o.workloads,
         errors: &o.errors,
-        warnings: &o.warnings,
+        warnings: run.warnings.iter().chain(&o.warnings).collect(),
     };
     serde_json::to_writer_pretty(&mut *out, &report)?;
     out.write_all(b"\n")

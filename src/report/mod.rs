@@ -10,6 +10,7 @@ pub mod json;
 pub mod junit;
 pub mod markdown;
 pub mod sarif;
+pub mod saved;
 pub mod text;
 
 use crate::compare::{ConfigChange, Outcome};
@@ -22,9 +23,67 @@ use crate::scan::{InputError, ScanResult};
 /// The project's home page; rule help links point into its documentation.
 pub const HOMEPAGE: &str = "https://github.com/kpsa-dev/kpsa";
 
+/// Source lines, read once per file: repository files through
+/// [`crate::plan::read_inside`] (never outside the repository), files named
+/// on the command line by their absolute path, standard input as read.
+pub struct Sources<'a> {
+    files: std::collections::HashMap<String, Option<Vec<String>>>,
+    stdin: Option<&'a str>,
+    /// Relative paths are relative to the repository root.
+    root: &'a std::path::Path,
+}
+
+impl<'a> Sources<'a> {
+    pub fn new(root: &'a std::path::Path, stdin: Option<&'a str>) -> Self {
+        Sources {
+            files: std::collections::HashMap::new(),
+            stdin,
+            root,
+        }
+    }
+
+    /// Line `line` (from 1) of `path`, if it can be read.
+    pub fn line(&mut self, path: &str, line: u32) -> Option<String> {
+        let stdin = self.stdin;
+        let root = self.root;
+        let lines = self.files.entry(path.to_string()).or_insert_with(|| {
+            let p = std::path::Path::new(path);
+            let text = if path == crate::scan::STDIN_NAME {
+                stdin.map(str::to_string)
+            } else if p.is_absolute() {
+                // A file named on the command line, outside the repository.
+                std::fs::read_to_string(p).ok()
+            } else {
+                crate::plan::read_inside(root, p)
+            };
+            text.map(|t| t.lines().map(str::to_string).collect())
+        });
+        lines.as_ref()?.get(line.checked_sub(1)? as usize).cloned()
+    }
+}
+
+/// One shard of a split run: `index` of `count` (from 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+/// Where a check's documentation lives.
+pub fn help_uri(id: &str) -> String {
+    format!("{HOMEPAGE}/blob/main/docs/checks.md#{}", id.to_lowercase())
+}
+
 /// What the run was asked to do, for reports to state.
 #[derive(Debug, Clone)]
 pub struct RunInfo {
+    /// A digest of every setting that decides the verdict (see
+    /// `cli::settings_digest`), so reports from different settings are told apart.
+    pub settings_digest: String,
+    /// The shard this run is, when split.
+    pub shard: Option<Shard>,
+    /// Warnings of the run (a version clamped, nothing to scan, …).
+    pub warnings: Vec<String>,
     pub command: &'static str,
     pub kubernetes_version: Version,
     pub version_label: String,

@@ -84,10 +84,7 @@ fn rule(c: &Check) -> ReportingDescriptor {
                 .markdown(help_markdown)
                 .build(),
         )
-        .help_uri(format!(
-            "{HOMEPAGE}/blob/main/docs/checks.md#{}",
-            c.id.to_lowercase()
-        ))
+        .help_uri(super::help_uri(c.id))
         .default_configuration(
             ReportingConfiguration::builder()
                 .level(json!(level_name(c.tier)))
@@ -384,6 +381,9 @@ mod tests {
     #[test]
     fn limits_keep_the_most_severe_results_and_warn() {
         let run = RunInfo {
+            settings_digest: String::new(),
+            shard: None,
+            warnings: Vec::new(),
             command: "scan",
             kubernetes_version: crate::policy::Version::v1(37),
             version_label: "latest".into(),

@@ -2,16 +2,15 @@
 //! then the errors, then one summary line. Colour only when asked to (a TTY
 //! without `NO_COLOR`, decided by the caller).
 
-use std::collections::HashMap;
 use std::fmt::Write;
 
-use super::RunInfo;
+use super::{RunInfo, Sources};
 use crate::compare::Outcome;
 use crate::diff::Status;
 use crate::finding::{Finding, Location};
 use crate::policy::{Severity, Tier};
 use crate::scan::InputError;
-use crate::scan::{STDIN_NAME, ScanResult};
+use crate::scan::ScanResult;
 
 struct Style {
     color: bool,
@@ -42,30 +41,6 @@ impl Style {
     }
 }
 
-/// Source lines, read once per file.
-struct Sources<'a> {
-    files: HashMap<String, Option<Vec<String>>>,
-    stdin: Option<&'a str>,
-    /// Relative paths are relative to the repository root.
-    root: &'a std::path::Path,
-}
-
-impl Sources<'_> {
-    fn line(&mut self, path: &str, line: u32) -> Option<String> {
-        let stdin = self.stdin;
-        let root = self.root;
-        let lines = self.files.entry(path.to_string()).or_insert_with(|| {
-            let text = if path == STDIN_NAME {
-                stdin.map(str::to_string)
-            } else {
-                std::fs::read_to_string(root.join(path)).ok()
-            };
-            text.map(|t| t.lines().map(str::to_string).collect())
-        });
-        lines.as_ref()?.get(line.checked_sub(1)? as usize).cloned()
-    }
-}
-
 /// The text report of a scan, safe for a terminal or a CI log
 /// ([`finish`]).
 pub fn render(result: &ScanResult, run: &RunInfo, color: bool) -> String {
@@ -84,11 +59,7 @@ fn finish(out: String, color: bool) -> String {
 
 fn render_raw(result: &ScanResult, run: &RunInfo, color: bool) -> String {
     let style = Style { color };
-    let mut sources = Sources {
-        files: HashMap::new(),
-        stdin: result.stdin_text.as_deref(),
-        root: &run.root,
-    };
+    let mut sources = Sources::new(&run.root, result.stdin_text.as_deref());
     let mut out = String::new();
     let mut findings: Vec<&Finding> = result
         .findings
@@ -363,11 +334,7 @@ pub fn render_diff(o: &Outcome, run: &RunInfo, color: bool) -> String {
 
 fn render_diff_raw(o: &Outcome, run: &RunInfo, color: bool) -> String {
     let style = Style { color };
-    let mut sources = Sources {
-        files: HashMap::new(),
-        stdin: None,
-        root: &o.head_root,
-    };
+    let mut sources = Sources::new(&o.head_root, None);
     let mut out = String::new();
     let short = |s: &str| s.chars().take(12).collect::<String>();
     let _ = writeln!(
