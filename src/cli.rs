@@ -500,13 +500,27 @@ fn write_reports(
 }
 
 /// `--template NAME=PATH` pairs.
-fn templates(e: &EvalArgs) -> Result<report::markdown::Templates, String> {
+/// The `--template` paths, as given.
+fn template_paths(e: &EvalArgs) -> Vec<PathBuf> {
+    e.template
+        .iter()
+        .filter_map(|t| t.split_once('=').map(|(_, p)| PathBuf::from(p)))
+        .collect()
+}
+
+fn templates(
+    e: &EvalArgs,
+    files: &compare::FlagFiles,
+) -> Result<report::markdown::Templates, String> {
     let pairs = e
         .template
         .iter()
         .map(|t| {
             t.split_once('=')
-                .map(|(n, p)| (n.to_string(), PathBuf::from(p)))
+                .map(|(n, p)| {
+                    let p = PathBuf::from(p);
+                    (n.to_string(), files.get(&p).cloned().unwrap_or(p))
+                })
                 .ok_or_else(|| {
                     format!("--template {t:?}: expected NAME=PATH, e.g. summary=ci/summary.md.hbs")
                 })
@@ -798,7 +812,12 @@ struct Resolved {
     color: bool,
 }
 
-fn resolve(e: &EvalArgs, common: &CommonArgs, config: Option<&Config>) -> Result<Resolved, String> {
+fn resolve(
+    e: &EvalArgs,
+    common: &CommonArgs,
+    config: Option<&Config>,
+    files: &compare::FlagFiles,
+) -> Result<Resolved, String> {
     let mut run_warnings: Vec<String> = version_warning(e, config).into_iter().collect();
     let spec = e
         .kubernetes_version
@@ -848,6 +867,7 @@ fn resolve(e: &EvalArgs, common: &CommonArgs, config: Option<&Config>) -> Result
     let admission_config = e
         .admission_config
         .clone()
+        .map(|f| files.get(&f).cloned().unwrap_or(f))
         .or_else(|| config.and_then(|c| c.admission_config.clone()));
     if let Some(file) = admission_config {
         let (defaults, exemptions, warnings) = crate::admission::load_config(&file)
@@ -966,7 +986,7 @@ fn print_timings(t: &pipeline::Timings) {
 fn scan_snapshot(args: &ScanArgs) -> Result<(Setup, Resolved, ScanResult), i32> {
     let s = setup(&args.common, &args.paths)?;
     let config = s.config.as_ref();
-    let mut r = resolve(&args.eval, &args.common, config).map_err(|m| {
+    let mut r = resolve(&args.eval, &args.common, config, &Default::default()).map_err(|m| {
         eprintln!("kpsa: {m}");
         EXIT_USAGE
     })?;
@@ -1083,10 +1103,19 @@ fn run_scan(args: ScanArgs, dests: Destinations) -> i32 {
     };
     let view = report::View::scan(&result, &run);
     let written = write_reports(&dests, |format, out| {
-        render(format, &args.eval, &view, out, |out| match format {
-            Format::Text => out.write_all(report::text::render(&result, &run, r.color).as_bytes()),
-            _ => report::json::write(&result, &run, out),
-        })
+        render(
+            format,
+            &args.eval,
+            &Default::default(),
+            &view,
+            out,
+            |out| match format {
+                Format::Text => {
+                    out.write_all(report::text::render(&result, &run, r.color).as_bytes())
+                }
+                _ => report::json::write(&result, &run, out),
+            },
+        )
     });
     if let Err(code) = written {
         return code;
@@ -1109,14 +1138,21 @@ fn run_diff(args: DiffArgs, dests: Destinations) -> i32 {
         config: args.common.config.clone(),
         config_from_base: args.config_from == ConfigFrom::Base,
         allow_new_suppressions: args.allow_new_suppressions,
+        flag_files: args
+            .eval
+            .admission_config
+            .iter()
+            .cloned()
+            .chain(template_paths(&args.eval))
+            .collect(),
         // Code Quality holds every current finding: render every head target.
         include_unchanged: args.include_unchanged
             || dests.iter().any(|(f, _)| *f == Format::Codequality),
         all: args.all,
     };
     let resolved = std::cell::RefCell::new(None);
-    let settings = |config: Option<&Config>| {
-        let r = resolve(&args.eval, &args.common, config)?;
+    let settings = |config: Option<&Config>, files: &compare::FlagFiles| {
+        let r = resolve(&args.eval, &args.common, config, files)?;
         let jobs = args
             .eval
             .jobs
@@ -1174,12 +1210,19 @@ fn run_diff(args: DiffArgs, dests: Destinations) -> i32 {
     }
     let view = report::View::diff(&outcome, &run, args.include_unchanged);
     let written = write_reports(&dests, |format, out| {
-        render(format, &args.eval, &view, out, |out| match format {
-            Format::Text => {
-                out.write_all(report::text::render_diff(&outcome, &run, r.color).as_bytes())
-            }
-            _ => report::json::write_diff(&outcome, &run, out),
-        })
+        render(
+            format,
+            &args.eval,
+            &outcome.flag_files,
+            &view,
+            out,
+            |out| match format {
+                Format::Text => {
+                    out.write_all(report::text::render_diff(&outcome, &run, r.color).as_bytes())
+                }
+                _ => report::json::write_diff(&outcome, &run, out),
+            },
+        )
     });
     if let Err(code) = written {
         return code;
@@ -1220,12 +1263,13 @@ fn errors_to_stderr(errors: &[crate::scan::InputError], dests: &Destinations) {
 }
 
 /// Render one format: text and JSON by the command's own renderer
-/// (`own`), the others from the view.
 /// Render one format into `out`: text and JSON by the command's own
-/// renderer (`own`), the others from the view.
+/// renderer (`own`), the others from the view. `files` maps flag files
+/// to where they are read (`kpsa diff`: the base commit's copies).
 fn render(
     format: Format,
     e: &EvalArgs,
+    files: &compare::FlagFiles,
     view: &report::View,
     out: &mut dyn std::io::Write,
     own: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
@@ -1240,7 +1284,7 @@ fn render(
             text
         }
         Format::Markdown => {
-            let t = templates(e).map_err(ReportFailure::Usage)?;
+            let t = templates(e, files).map_err(ReportFailure::Usage)?;
             report::markdown::summary(view, &t, e.link_base.as_deref())
                 .map_err(ReportFailure::Usage)?
         }

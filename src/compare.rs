@@ -37,6 +37,9 @@ pub struct Request {
     pub config_from_base: bool,
     /// `--allow-new-suppressions`.
     pub allow_new_suppressions: bool,
+    /// Files named by flags (`--admission-config`, `--template`): under the
+    /// base's policy, one inside the repository is read from the base commit.
+    pub flag_files: Vec<PathBuf>,
     /// Render every current target on the head side.
     pub include_unchanged: bool,
     /// Render every target on both sides.
@@ -87,6 +90,10 @@ pub struct Outcome {
     pub head_root: PathBuf,
     /// Keeps a head commit's snapshot on disk until the report is written.
     pub keep: Keep,
+    /// Flag files and where they were read (see [`FlagFiles`]).
+    pub flag_files: FlagFiles,
+    /// Holds the copies of `flag_files`.
+    pub flag_dir: Option<tempfile::TempDir>,
 }
 
 /// Holds a snapshot's temporary directory open.
@@ -132,8 +139,14 @@ impl HeadTree {
 /// The settings the configuration decides, to be merged with flags.
 /// Returns the scan options, the renderers, the progress style and the
 /// number of worker threads (0: all cores).
-pub type Settings<'a> =
-    &'a dyn Fn(Option<&Config>) -> Result<(ScanOptions, Renderers, Progress, usize), String>;
+pub type Settings<'a> = &'a dyn Fn(
+    Option<&Config>,
+    &FlagFiles,
+) -> Result<(ScanOptions, Renderers, Progress, usize), String>;
+
+/// Files named by flags, mapped to where to read them: a file inside the
+/// repository, under the base's policy, is a copy of the base commit's.
+pub type FlagFiles = BTreeMap<PathBuf, PathBuf>;
 
 /// Run the comparison.
 pub fn run(req: &Request, settings: Settings) -> Result<Outcome, Failure> {
@@ -262,8 +275,68 @@ pub fn run(req: &Request, settings: Settings) -> Result<Outcome, Failure> {
         }
         changes
     };
+    // Under the base's policy, files named by flags that lie inside the
+    // repository are the base commit's, and so is the config's admission
+    // configuration.
+    let mut flag_files = FlagFiles::new();
+    let mut flag_dir = None;
+    if !policy_is_head {
+        for f in &req.flag_files {
+            let abs = crate::pipeline::absolute(f);
+            let real = std::fs::canonicalize(&abs).unwrap_or_else(|_| abs.clone());
+            let Ok(rel) = real
+                .strip_prefix(&root)
+                .or_else(|_| abs.strip_prefix(&root))
+            else {
+                continue;
+            };
+            let text = base_tree.read(&base_tree.root().join(rel)).map_err(|e| {
+                Failure::Settings(format!(
+                    "{}: kpsa diff reads a file inside the repository from the base commit, and it is not there: {e}",
+                    f.display()
+                ))
+            })?;
+            let dir = match &flag_dir {
+                Some(d) => d,
+                None => {
+                    flag_dir.insert(crate::interrupt::temp_dir("kpsa-flags-").map_err(|e| {
+                        Failure::Git(GitError(format!(
+                            "cannot create a temporary directory: {e}"
+                        )))
+                    })?)
+                }
+            };
+            let copy = dir.path().join(format!(
+                "{}-{}",
+                flag_files.len(),
+                rel.file_name().unwrap_or_default().to_string_lossy()
+            ));
+            std::fs::write(&copy, text).map_err(|e| {
+                Failure::Git(GitError(format!("cannot write {}: {e}", copy.display())))
+            })?;
+            flag_files.insert(f.clone(), copy);
+        }
+    }
+    let policy_cfg = if policy_is_head {
+        head_cfg.as_ref()
+    } else {
+        base_cfg.as_ref()
+    };
+    // The config's admission configuration is read from the deciding side's
+    // snapshot: write it out of git objects there.
+    if let Some(a) = policy_cfg.and_then(|c| c.admission_config.as_ref()) {
+        let tree = match (&head_tree, policy_is_head) {
+            (_, false) => Some(&base_tree),
+            (HeadTree::Commit(c), true) => Some(c),
+            (HeadTree::Work(_), true) => None,
+        };
+        if let Some(t) = tree {
+            t.materialize(std::slice::from_ref(a))
+                .map_err(|e| Failure::Git(GitError(format!("cannot write the snapshot: {e}"))))?;
+        }
+    }
     let (scan_opts, renderers, progress, jobs) =
-        settings(head_cfg.as_ref()).map_err(Failure::Settings)?;
+        settings(policy_cfg, &flag_files).map_err(Failure::Settings)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
         .build()
@@ -545,6 +618,8 @@ pub fn run(req: &Request, settings: Settings) -> Result<Outcome, Failure> {
             HeadTree::Commit(c) => Some(c),
             HeadTree::Work(_) => None,
         }),
+        flag_files,
+        flag_dir,
     })
 }
 

@@ -323,8 +323,33 @@ fn markdown_summary_default_and_custom_templates() {
         "{md}"
     );
 
-    // A custom template, as documented in docs/templates.md.
-    let tpl = repo.path().join("my-summary.md.hbs");
+    // A custom template inside the repository is read from the base commit
+    // in `diff`: one the base does not have is an error, not the head's.
+    std::fs::write(repo.path().join("mine.md.hbs"), "{{marker}}").unwrap();
+    let run = repo.kpsa(
+        ".",
+        &[
+            "diff",
+            "main..feature",
+            "--format",
+            "markdown",
+            "-q",
+            "--template",
+            "summary=mine.md.hbs",
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "mine.md.hbs: kpsa diff reads a file inside the repository from the base commit"
+        ),
+        "{}",
+        run.stderr
+    );
+    // The operator's own template, outside the repository, as documented in docs/templates.md.
+    let outside = tempfile::tempdir().unwrap();
+    let tpl = outside.path().join("my-summary.md.hbs");
     std::fs::write(
         &tpl,
         "{{marker}} {{command}} {{#if passed}}PASS{{else}}FAIL{{/if}} new={{counts.total}} fixed={{fixed}}\n{{#each groups}}{{#each findings}}* {{check}} @ {{location}}{{#if attributed}} (changed){{/if}}\n{{/each}}{{/each}}",

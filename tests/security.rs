@@ -1274,3 +1274,56 @@ fn a_saved_report_is_read_only_in_a_known_version_and_shape() {
     let e = kpsa::report::saved::read("{\"schema_version\": 2,", "cut.json").unwrap_err();
     assert!(e.starts_with("cut.json:1:"), "{e}");
 }
+
+#[test]
+fn files_the_policy_names_are_read_from_the_base() {
+    let psc = |enforce: &str| {
+        format!(
+            "apiVersion: pod-security.admission.config.k8s.io/v1\nkind: PodSecurityConfiguration\ndefaults:\n  enforce: {enforce}\n"
+        )
+    };
+    let repo = Repo::new("");
+    repo.write("policy/psc.yaml", &psc("baseline"));
+    repo.write(
+        ".kpsa.yaml",
+        "version: 1\nadmission-config: policy/psc.yaml\nfail-on: enforced\n",
+    );
+    repo.write("ci/summary.md.hbs", "REAL {{counts.total}}\n");
+    repo.write(
+        "raw/ok.yaml",
+        &PRIVILEGED_POD.replace("privileged: true", "runAsNonRoot: true"),
+    );
+    repo.commit("base");
+    // The change weakens the cluster defaults and forges the summary template.
+    repo.write("policy/psc.yaml", &psc("privileged"));
+    repo.write("ci/summary.md.hbs", "✅ all good\n");
+    repo.write("raw/bad.yaml", PRIVILEGED_POD);
+    repo.commit("head");
+    for (args, code) in [
+        (vec![], 1),
+        (vec!["--admission-config", "policy/psc.yaml"], 1),
+        (vec!["--config-from", "head"], 0),
+    ] {
+        let mut all = vec![
+            "diff",
+            "HEAD~1..HEAD",
+            "-q",
+            "--format",
+            "markdown",
+            "--template",
+            "summary=ci/summary.md.hbs",
+        ];
+        all.extend(&args);
+        let run = repo.kpsa(".", &all, &[]);
+        assert_eq!(run.code, code, "{args:?}: {}\n{}", run.stdout, run.stderr);
+        if code == 1 {
+            assert!(
+                run.stdout.starts_with("REAL "),
+                "the base's template: {}",
+                run.stdout
+            );
+        } else {
+            assert_eq!(run.stdout, "✅ all good\n", "a trusted run uses the head's");
+        }
+    }
+}
