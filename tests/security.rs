@@ -1327,3 +1327,134 @@ fn files_the_policy_names_are_read_from_the_base() {
         }
     }
 }
+
+#[test]
+fn annotations_in_the_input_cannot_point_provenance_outside() {
+    let repo = Repo::new("");
+    // A kustomization outside the repository (another checkout on the
+    // runner, say) whose patch matches the object, and whose lines hold a
+    // secret; pre-set transformer annotations point provenance at it.
+    let outer = tempfile::tempdir().unwrap();
+    std::fs::write(
+        outer.path().join("kustomization.yaml"),
+        "patches:\n  - path: patch.yaml\n",
+    )
+    .unwrap();
+    std::fs::write(
+        outer.path().join("patch.yaml"),
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n    - name: app\n      securityContext:\n        privileged: true # root:SECRET-CANARY\n",
+    )
+    .unwrap();
+    let rel_outer = format!("../../../../../../../../..{}", outer.path().display());
+    repo.write(
+        "deploy/base/pod.yaml",
+        &format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  annotations:\n    alpha.config.kubernetes.io/transformations: |\n      - configuredIn: {rel_outer}/kustomization.yaml\n        configuredBy:\n          kind: PatchTransformer\nspec:\n  containers:\n    - name: app\n      image: x\n      securityContext:\n        privileged: true\n"
+        ),
+    );
+    repo.write(
+        "deploy/base/kustomization.yaml",
+        "resources:\n  - pod.yaml\n",
+    );
+    repo.write(
+        "deploy/prod/kustomization.yaml",
+        "resources:\n  - ../base\n",
+    );
+    repo.commit("overlay");
+    let run = repo.kpsa(".", &["scan", "deploy/prod", "-q"], &[]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("--> deploy/base/pod.yaml:"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains("SECRET-CANARY"),
+        "a line from outside was printed:\n{}",
+        run.stdout
+    );
+    let run = repo.kpsa(".", &["scan", "deploy/prod", "-q", "--format", "json"], &[]);
+    for f in run.json()["findings"].as_array().unwrap() {
+        let p = f["location"]["path"].as_str().unwrap();
+        assert!(p.starts_with("deploy/"), "{p}");
+        assert!(
+            !f["source"].as_str().unwrap_or("").contains("SECRET-CANARY"),
+            "{f}"
+        );
+    }
+}
+
+#[test]
+fn a_config_named_inside_the_repository_is_the_bases_in_diff() {
+    let repo = Repo::new("");
+    repo.write("ci/kpsa.yaml", "version: 1\nfail-on: baseline\n");
+    repo.write(
+        "raw/ok.yaml",
+        &PRIVILEGED_POD.replace("privileged: true", "runAsNonRoot: true"),
+    );
+    repo.commit("base");
+    repo.write("ci/kpsa.yaml", "version: 1\nfail-on: never\n");
+    repo.write("raw/bad.yaml", PRIVILEGED_POD);
+    repo.commit("head");
+    let run = repo.kpsa(
+        ".",
+        &["diff", "HEAD~1..HEAD", "-q", "--config", "ci/kpsa.yaml"],
+        &[],
+    );
+    assert_eq!(run.code, 1, "the base's gate: {}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("fail-on: baseline → never (not applied: needs review)"),
+        "{}",
+        run.stdout
+    );
+    // Edited in the working tree only: still the base's.
+    repo.write(
+        "ci/kpsa.yaml",
+        "version: 1\nfail-on: never\nlevel: baseline\n",
+    );
+    let run = repo.kpsa(
+        ".",
+        &["diff", "HEAD~1", "-q", "--config", "ci/kpsa.yaml"],
+        &[],
+    );
+    assert_eq!(run.code, 1, "{}", run.stdout);
+}
+
+#[test]
+fn a_hostile_suppression_reason_cannot_hide_the_summary() {
+    let repo = Repo::new("");
+    repo.write(
+        "raw/ok.yaml",
+        &PRIVILEGED_POD.replace("privileged: true", "runAsNonRoot: true"),
+    );
+    repo.commit("base");
+    // A reason that closes a code span, opens a comment, mentions and runs quick actions.
+    repo.write(
+        "raw/bad.yaml",
+        &PRIVILEGED_POD.replace(
+            "name: web",
+            "name: bad\n  annotations:\n    kpsa.io/ignore: privileged\n    kpsa.io/ignore-reason: \"ok`\\n\\n<!-- @org/security-team /approve #1\\n::add-mask::x\"",
+        ),
+    );
+    repo.commit("head");
+    let run = repo.kpsa(
+        ".",
+        &["diff", "HEAD~1..HEAD", "-q", "--format", "markdown"],
+        &[],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_markdown_safe(&run.stdout);
+    assert!(
+        run.stdout.contains("### New findings"),
+        "the findings are still visible:\n{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("not applied: needs review"),
+        "{}",
+        run.stdout
+    );
+    let run = repo.kpsa(".", &["diff", "HEAD~1..HEAD", "-q"], &[]);
+    assert_log_safe("text", &run.stdout);
+}
