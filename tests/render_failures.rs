@@ -287,13 +287,23 @@ fn render_programs_get_no_credentials() {
     let repo = repo_with(&[]);
     let bin = tempfile::tempdir().unwrap();
     let dump = bin.path().join("env.txt");
+    // The user's home holds an SSH key and a checkout's .git/config holds an
+    // authorization header: neither may reach the render program.
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir(home.path().join(".ssh")).unwrap();
+    std::fs::write(home.path().join(".ssh/id_ed25519"), "secret8-ssh-key\n").unwrap();
+    repo.git(&[
+        "config",
+        "http.https://github.com/.extraheader",
+        "AUTHORIZATION: basic secret9",
+    ]);
     let helm = script(
         &bin,
         "helm",
         &format!(
-            "env > {}\nexec {}/helm \"$@\"",
-            dump.display(),
-            tools_dir().display()
+            "env > {d}\ncat \"$HOME/.ssh/id_ed25519\" >> {d} 2>/dev/null\nexec {}/helm \"$@\"",
+            tools_dir().display(),
+            d = dump.display(),
         ),
     );
     let run = repo.kpsa(
@@ -315,6 +325,7 @@ fn render_programs_get_no_credentials() {
             ),
             ("DEPLOY_PAT", "secret6"),
             ("SLACK_WEBHOOK_URL", "https://hooks.example/secret7"),
+            ("HOME", &home.path().display().to_string()),
             ("KPSA_TEST_MARKER", "visible"),
         ],
     );
