@@ -759,38 +759,27 @@ fn main_path_exists(spec: &TargetSpec, t: &dyn Tree) -> bool {
 /// A target spec (written for the base) with paths the head does not have
 /// mapped through the change's renames.
 fn follow_renames_forward(spec: &TargetSpec, head: &dyn Tree, changes: &Changes) -> TargetSpec {
-    let root = head.root();
-    let map = |p: &PathBuf| -> PathBuf {
-        if head.is_dir(p) || head.is_file(p) {
-            return p.clone();
-        }
-        changes
-            .head_path(&relative(root, p))
-            .map(|h| root.join(h))
-            .unwrap_or_else(|| p.clone())
-    };
-    let mut s = spec.clone();
-    match &mut s.source {
-        SourceSpec::Helm(h) => {
-            h.chart = map(&h.chart);
-            h.values = h.values.iter().map(map).collect();
-        }
-        SourceSpec::Kustomize { path } => *path = map(path),
-        SourceSpec::Manifests { .. } => {}
-    }
-    s
+    map_spec_paths(spec, head, |rel| changes.head_path(rel))
 }
 
 /// A target spec with paths the base does not have mapped through renames.
 fn follow_renames(spec: &TargetSpec, base: &dyn Tree, changes: &Changes) -> TargetSpec {
-    let root = base.root();
+    map_spec_paths(spec, base, |rel| changes.base_path(rel))
+}
+
+/// A spec's chart, values and kustomize paths that `t` lacks, mapped by
+/// `other` (a path relative to the root → the same path on `t`'s side).
+fn map_spec_paths(
+    spec: &TargetSpec,
+    t: &dyn Tree,
+    other: impl Fn(&str) -> Option<String>,
+) -> TargetSpec {
+    let root = t.root();
     let map = |p: &PathBuf| -> PathBuf {
-        if base.is_dir(p) || base.is_file(p) {
+        if t.is_dir(p) || t.is_file(p) {
             return p.clone();
         }
-        let rel = relative(root, p);
-        changes
-            .base_path(&rel)
+        other(&relative(root, p))
             .map(|b| root.join(b))
             .unwrap_or_else(|| p.clone())
     };

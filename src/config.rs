@@ -514,6 +514,26 @@ impl Reader<'_> {
         }
     }
 
+    /// A string that must pass `rule` (a DNS-1123 name), else an error.
+    fn dns_name(
+        &self,
+        node: &Node,
+        what: &str,
+        rule: fn(&str) -> Option<String>,
+        expected: &str,
+        hint: &str,
+    ) -> Result<String, ConfigError> {
+        let name = self.string(node, what)?;
+        match rule(&name) {
+            Some(why) => Err(self.err(
+                Some(node.pos),
+                &format!("`{what}` {name:?} is not {expected}: {why}"),
+                Some(hint),
+            )),
+            None => Ok(name),
+        }
+    }
+
     fn bounded(&self, node: &Node, what: &str, max: u64, unit: &str) -> Result<u64, ConfigError> {
         let n = self.positive(node, what)?;
         if n > max {
@@ -655,26 +675,22 @@ impl Reader<'_> {
                 "set" => spec.set = self.strings(v, "helm.set")?,
                 "set-string" => spec.set_string = self.strings(v, "helm.set-string")?,
                 "release" => {
-                    let name = self.string(v, "helm.release")?;
-                    if let Some(why) = release_name_error(&name) {
-                        return Err(self.err(
-                            Some(v.pos),
-                            &format!("`helm.release` {name:?} is not a valid release name: {why}"),
-                            Some("Helm release names are DNS-1123 subdomains of at most 53 characters"),
-                        ));
-                    }
-                    spec.release = Some(name)
+                    spec.release = Some(self.dns_name(
+                        v,
+                        "helm.release",
+                        release_name_error,
+                        "a valid release name",
+                        "Helm release names are DNS-1123 subdomains of at most 53 characters",
+                    )?)
                 }
                 "namespace" => {
-                    let name = self.string(v, "helm.namespace")?;
-                    if let Some(why) = dns1123_label_error(&name) {
-                        return Err(self.err(
-                            Some(v.pos),
-                            &format!("`helm.namespace` {name:?} is not a valid namespace: {why}"),
-                            Some("namespaces are DNS-1123 labels of at most 63 characters"),
-                        ));
-                    }
-                    spec.namespace = Some(name)
+                    spec.namespace = Some(self.dns_name(
+                        v,
+                        "helm.namespace",
+                        dns1123_label_error,
+                        "a valid namespace",
+                        "namespaces are DNS-1123 labels of at most 63 characters",
+                    )?)
                 }
                 "kube-version" => spec.kube_version = Some(self.string(v, "helm.kube-version")?),
                 "api-versions" => spec.api_versions = self.strings(v, "helm.api-versions")?,

@@ -126,41 +126,35 @@ impl Changes {
             .collect()
     }
 
-    /// Map a base path (file or directory) to its head path through renames.
-    pub fn head_path(&self, base: &str) -> Option<String> {
-        for c in &self.files {
-            let (Some(old), Some(new)) = (&c.old, &c.new) else {
-                continue;
-            };
-            if old == new {
-                continue;
-            }
-            if old == base {
-                return Some(new.clone());
-            }
-            if let Some(suffix) = old.strip_prefix(&format!("{base}/")) {
-                if let Some(prefix) = new.strip_suffix(&format!("/{suffix}")) {
-                    return Some(prefix.to_string());
-                }
-            }
-        }
-        None
-    }
-
     /// Map a head path (file or directory) to its base path through renames.
     pub fn base_path(&self, head: &str) -> Option<String> {
+        self.renamed(head, |c| (c.new.as_deref(), c.old.as_deref()))
+    }
+
+    /// Map a base path (file or directory) to its head path through renames.
+    pub fn head_path(&self, base: &str) -> Option<String> {
+        self.renamed(base, |c| (c.old.as_deref(), c.new.as_deref()))
+    }
+
+    /// `path` on the other side of the renames: `sides` gives a change's
+    /// (this side, other side) paths.
+    fn renamed<'c>(
+        &'c self,
+        path: &str,
+        sides: impl Fn(&'c Change) -> (Option<&'c str>, Option<&'c str>),
+    ) -> Option<String> {
         for c in &self.files {
-            let (Some(old), Some(new)) = (&c.old, &c.new) else {
+            let (Some(from), Some(to)) = sides(c) else {
                 continue;
             };
-            if old == new {
+            if from == to {
                 continue;
             }
-            if new == head {
-                return Some(old.clone());
+            if from == path {
+                return Some(to.to_string());
             }
-            if let Some(suffix) = new.strip_prefix(&format!("{head}/")) {
-                if let Some(prefix) = old.strip_suffix(&format!("/{suffix}")) {
+            if let Some(suffix) = from.strip_prefix(&format!("{path}/")) {
+                if let Some(prefix) = to.strip_suffix(&format!("/{suffix}")) {
                     return Some(prefix.to_string());
                 }
             }
