@@ -38,7 +38,7 @@ pub struct Entry {
 }
 
 /// What `--accepted` did.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Applied {
     pub file: String,
     /// Findings found in the file.

@@ -516,7 +516,7 @@ fn psc(node: &Node, file: &Path) -> Result<(Defaults, Exemptions, Vec<String>), 
 }
 
 /// What admission would do with one finding's pod spec.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Outcome {
     pub namespace: String,
     /// What enforce does, e.g. `rejected at admission (enforce restricted:v1.33)`.
@@ -531,7 +531,7 @@ pub struct Outcome {
     /// Where the namespace's policy came from.
     pub source: String,
     /// Invalid labels, evaluated as upstream does.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub problems: Vec<String>,
 }
 

@@ -43,6 +43,9 @@ enum Command {
     Targets(TargetsArgs),
     /// Record today's findings in an accepted-findings file (for `scan --accepted`).
     Accept(AcceptArgs),
+    /// Render any format from a saved JSON report (`--format json` of `scan` or `diff`),
+    /// without the repository: the report is checked against its schema first.
+    Report(ReportArgs),
     /// List every check with its tier, severity and policy versions.
     Checks,
     /// Explain a check: what it looks at, why it matters, a failing example and the fix.
@@ -82,6 +85,30 @@ struct EvalArgs {
     /// The target cluster's Kubernetes version: `latest` or `v1.0` … `v1.37` (newer versions evaluate as the newest policy known).
     #[arg(long, value_parser = parse_version)]
     kubernetes_version: Option<VersionSpec>,
+    /// Fail (exit 1) on findings of this tier or a more severe one; `never` never fails on findings.
+    /// In `diff`, only new findings count.
+    #[arg(long, value_enum)]
+    fail_on: Option<FailOn>,
+    /// Worker threads for rendering, parsing and evaluation (default: all cores; at most 4 × the cores).
+    #[arg(long, value_parser = parse_jobs)]
+    jobs: Option<usize>,
+    /// No progress on standard error.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+    /// Print render and evaluation times on standard error.
+    #[arg(long)]
+    timings: bool,
+    /// A PodSecurityConfiguration (bare, or in an AdmissionConfiguration): cluster
+    /// defaults for unlabelled namespaces, and namespace / runtimeClass exemptions.
+    #[arg(long, value_name = "FILE")]
+    admission_config: Option<PathBuf>,
+    #[command(flatten)]
+    out: OutputArgs,
+}
+
+/// Where reports go and how they look; shared by `scan`, `diff` and `report`.
+#[derive(clap::Args, Debug)]
+struct OutputArgs {
     /// Output format; repeat it, each followed by its own --output FILE, to write
     /// several reports from one run (one format may go to standard output). Default: text.
     #[arg(long, value_enum, action = clap::ArgAction::Append)]
@@ -100,29 +127,21 @@ struct EvalArgs {
     /// SARIF category: `runs[0].automationDetails.id` is `kpsa/CATEGORY/`.
     #[arg(long, value_name = "CATEGORY", default_value = "pod-security")]
     sarif_category: String,
-    /// Fail (exit 1) on findings of this tier or a more severe one; `never` never fails on findings.
-    /// In `diff`, only new findings count.
-    #[arg(long, value_enum)]
-    fail_on: Option<FailOn>,
-    /// Worker threads for rendering, parsing and evaluation (default: all cores; at most 4 × the cores).
-    #[arg(long, value_parser = parse_jobs)]
-    jobs: Option<usize>,
     /// Colour in text output: auto (a terminal without NO_COLOR), always, never.
     #[arg(long, value_enum, default_value = "auto")]
     color: ColorArg,
-    /// No progress on standard error.
-    #[arg(long, short = 'q')]
-    quiet: bool,
-    /// Print render and evaluation times on standard error.
-    #[arg(long)]
-    timings: bool,
-    /// A PodSecurityConfiguration (bare, or in an AdmissionConfiguration): cluster
-    /// defaults for unlabelled namespaces, and namespace / runtimeClass exemptions.
-    #[arg(long, value_name = "FILE")]
-    admission_config: Option<PathBuf>,
     /// List suppressed and accepted findings in the text report too.
     #[arg(long)]
     show_suppressed: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct ReportArgs {
+    /// The saved JSON report; `-` reads standard input.
+    #[arg(long, value_name = "FILE")]
+    input: PathBuf,
+    #[command(flatten)]
+    out: OutputArgs,
 }
 
 #[derive(clap::Args, Debug)]
@@ -346,7 +365,7 @@ pub fn run(args: impl IntoIterator<Item = String>) -> i32 {
         }
     };
     let dests = match matches.subcommand() {
-        Some(("scan" | "diff", sub)) => match destinations(sub) {
+        Some(("scan" | "diff" | "report", sub)) => match destinations(sub) {
             Ok(d) => d,
             Err(m) => {
                 eprintln!("kpsa: {m}");
@@ -359,13 +378,14 @@ pub fn run(args: impl IntoIterator<Item = String>) -> i32 {
         Command::Scan(a) | Command::Accept(AcceptArgs { scan: a, .. }) => apply_limits(&a.common),
         Command::Diff(a) => apply_limits(&a.common),
         Command::Targets(a) => apply_limits(&a.common),
-        Command::Checks | Command::Explain { .. } => {}
+        Command::Report(_) | Command::Checks | Command::Explain { .. } => {}
     }
     match cli.command {
         Command::Scan(args) => run_scan(args, dests),
         Command::Targets(args) => run_targets(args),
         Command::Accept(args) => run_accept(args),
         Command::Diff(args) => run_diff(args, dests),
+        Command::Report(args) => run_report(args, dests),
         Command::Checks => {
             for c in CHECKS {
                 println!(
@@ -501,7 +521,7 @@ fn write_reports(
 
 /// `--template NAME=PATH` pairs.
 /// The `--template` paths, as given.
-fn template_paths(e: &EvalArgs) -> Vec<PathBuf> {
+fn template_paths(e: &OutputArgs) -> Vec<PathBuf> {
     e.template
         .iter()
         .filter_map(|t| t.split_once('=').map(|(_, p)| PathBuf::from(p)))
@@ -509,7 +529,7 @@ fn template_paths(e: &EvalArgs) -> Vec<PathBuf> {
 }
 
 fn templates(
-    e: &EvalArgs,
+    e: &OutputArgs,
     files: &compare::FlagFiles,
 ) -> Result<report::markdown::Templates, String> {
     let pairs = e
@@ -878,14 +898,7 @@ fn resolve(
         ctx.has_defaults = true;
     }
     opts.admission = Some(std::sync::Arc::new(ctx));
-    let color = match e.color {
-        ColorArg::Always => true,
-        ColorArg::Never => false,
-        ColorArg::Auto => {
-            std::io::stdout().is_terminal()
-                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-        }
-    };
+    let color = use_color(e.out.color);
     for w in &run_warnings {
         eprintln!("{}", report::escape::log(&format!("kpsa: warning: {w}")));
     }
@@ -899,8 +912,20 @@ fn resolve(
         label,
         progress: Progress::detect(e.quiet),
         color,
-        show_suppressed: e.show_suppressed,
+        show_suppressed: e.out.show_suppressed,
     })
+}
+
+/// `--color`: auto is a terminal without `NO_COLOR`.
+fn use_color(arg: ColorArg) -> bool {
+    match arg {
+        ColorArg::Always => true,
+        ColorArg::Never => false,
+        ColorArg::Auto => {
+            std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    }
 }
 
 fn version_warning(e: &EvalArgs, config: Option<&Config>) -> Option<String> {
@@ -1092,6 +1117,7 @@ fn run_scan(args: ScanArgs, dests: Destinations) -> i32 {
         settings_digest: settings_digest(&r, &[]),
         shard: None,
         warnings: r.warnings.clone(),
+        saved_lines: Default::default(),
         command: "scan",
         kubernetes_version: r.version,
         version_label: r.label,
@@ -1105,7 +1131,7 @@ fn run_scan(args: ScanArgs, dests: Destinations) -> i32 {
     let written = write_reports(&dests, |format, out| {
         render(
             format,
-            &args.eval,
+            &args.eval.out,
             &Default::default(),
             &view,
             out,
@@ -1143,7 +1169,7 @@ fn run_diff(args: DiffArgs, dests: Destinations) -> i32 {
             .admission_config
             .iter()
             .cloned()
-            .chain(template_paths(&args.eval))
+            .chain(template_paths(&args.eval.out))
             .collect(),
         // Code Quality holds every current finding: render every head target.
         include_unchanged: args.include_unchanged
@@ -1196,6 +1222,7 @@ fn run_diff(args: DiffArgs, dests: Destinations) -> i32 {
         ),
         shard: None,
         warnings: r.warnings.clone(),
+        saved_lines: Default::default(),
         command: "diff",
         kubernetes_version: r.version,
         version_label: r.label,
@@ -1208,11 +1235,13 @@ fn run_diff(args: DiffArgs, dests: Destinations) -> i32 {
     for w in &outcome.warnings {
         eprintln!("{}", report::escape::log(&format!("kpsa: warning: {w}")));
     }
-    let view = report::View::diff(&outcome, &run, args.include_unchanged);
+    let mut outcome = outcome;
+    outcome.include_unchanged = args.include_unchanged;
+    let view = report::View::diff(&outcome, &run, outcome.include_unchanged);
     let written = write_reports(&dests, |format, out| {
         render(
             format,
-            &args.eval,
+            &args.eval.out,
             &outcome.flag_files,
             &view,
             out,
@@ -1228,6 +1257,92 @@ fn run_diff(args: DiffArgs, dests: Destinations) -> i32 {
         return code;
     }
     errors_to_stderr(&outcome.errors, &dests);
+    diff_exit(&outcome, &run)
+}
+
+/// `kpsa report`: a saved report in the formats asked for; the exit code is
+/// the saved run's (3 with errors, 1 at or above its gate, else 0).
+fn run_report(args: ReportArgs, dests: Destinations) -> i32 {
+    let name = args.input.display().to_string();
+    let text = if args.input.as_os_str() == "-" {
+        let mut t = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut t).map(|_| t)
+    } else {
+        std::fs::read_to_string(&args.input)
+    };
+    let text = match text {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("kpsa: cannot read {name}: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let saved = match report::saved::load(&text, &name) {
+        Ok(s) => s,
+        Err(m) => {
+            eprintln!("{}", report::escape::log(&format!("kpsa: {m}")));
+            return EXIT_USAGE;
+        }
+    };
+    let run = match saved.run_info(args.out.show_suppressed) {
+        Ok(r) => r,
+        Err(m) => {
+            eprintln!("kpsa: {name}: {m}");
+            return EXIT_USAGE;
+        }
+    };
+    let color = use_color(args.out.color);
+    let files = compare::FlagFiles::new();
+    if run.command == "scan" {
+        let result = saved.into_scan();
+        let view = report::View::scan(&result, &run);
+        let written = write_reports(&dests, |format, out| {
+            render(format, &args.out, &files, &view, out, |out| match format {
+                Format::Text => {
+                    out.write_all(report::text::render(&result, &run, color).as_bytes())
+                }
+                _ => report::json::write(&result, &run, out),
+            })
+        });
+        if let Err(code) = written {
+            return code;
+        }
+        errors_to_stderr(&result.errors, &dests);
+        if !result.errors.is_empty() {
+            EXIT_INPUT
+        } else if report::gated(&result, &run) > 0 {
+            EXIT_FINDINGS
+        } else {
+            EXIT_OK
+        }
+    } else {
+        let outcome = saved.into_outcome();
+        if !outcome.include_unchanged && dests.iter().any(|(f, _)| *f == Format::Codequality) {
+            eprintln!(
+                "kpsa: warning: {name} was saved without --include-unchanged: Code Quality holds every \
+                 current finding, and this report only those of the targets the change touched"
+            );
+        }
+        let view = report::View::diff(&outcome, &run, outcome.include_unchanged);
+        let written = write_reports(&dests, |format, out| {
+            render(format, &args.out, &files, &view, out, |out| match format {
+                Format::Text => {
+                    out.write_all(report::text::render_diff(&outcome, &run, color).as_bytes())
+                }
+                _ => report::json::write_diff(&outcome, &run, out),
+            })
+        });
+        if let Err(code) = written {
+            return code;
+        }
+        errors_to_stderr(&outcome.errors, &dests);
+        diff_exit(&outcome, &run)
+    }
+}
+
+/// A diff's exit code: 3 with head-side errors, 1 with new findings at or
+/// above the gate, else 0.
+fn diff_exit(outcome: &compare::Outcome, run: &RunInfo) -> i32 {
     let gated = outcome
         .findings
         .iter()
@@ -1268,7 +1383,7 @@ fn errors_to_stderr(errors: &[crate::scan::InputError], dests: &Destinations) {
 /// to where they are read (`kpsa diff`: the base commit's copies).
 fn render(
     format: Format,
-    e: &EvalArgs,
+    e: &OutputArgs,
     files: &compare::FlagFiles,
     view: &report::View,
     out: &mut dyn std::io::Write,

@@ -47,7 +47,7 @@ pub struct Request {
 }
 
 /// A setting that differs between the two sides' configurations.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ConfigChange {
     pub setting: String,
     pub base: Option<String>,
@@ -58,7 +58,7 @@ pub struct ConfigChange {
 }
 
 /// How many targets were evaluated and skipped on each side.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
+#[derive(Debug, Clone, Copy, Default, Serialize, serde::Deserialize)]
 pub struct Counts {
     pub base: usize,
     pub head: usize,
@@ -90,6 +90,8 @@ pub struct Outcome {
     pub head_root: PathBuf,
     /// Keeps a head commit's snapshot on disk until the report is written.
     pub keep: Keep,
+    /// `--include-unchanged`: the reports list unchanged findings too.
+    pub include_unchanged: bool,
     /// Flag files and where they were read (see [`FlagFiles`]).
     pub flag_files: FlagFiles,
     /// Holds the copies of `flag_files`.
@@ -618,6 +620,7 @@ pub fn run(req: &Request, settings: Settings) -> Result<Outcome, Failure> {
             HeadTree::Commit(c) => Some(c),
             HeadTree::Work(_) => None,
         }),
+        include_unchanged: req.include_unchanged,
         flag_files,
         flag_dir,
     })

@@ -11,7 +11,7 @@ use crate::manifest::ObjectRef;
 use crate::policy::PssLevel;
 
 /// What a change did to a finding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     New,
@@ -20,14 +20,34 @@ pub enum Status {
 }
 
 /// A changed line a new finding is attributed to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(try_from = "AttributedText")]
 pub struct Attributed {
     pub path: String,
     pub line: u32,
     /// How it was found: `location` (the finding's own line changed),
     /// `values` (a changed values key reaches the field), `kustomization`
     /// (a changed line of the kustomization that applies the patch).
-    pub via: &'static str,
+    pub via: crate::finding::Word,
+}
+
+/// An [`Attributed`] as a saved report writes it.
+#[derive(serde::Deserialize)]
+struct AttributedText {
+    path: String,
+    line: u32,
+    via: String,
+}
+
+impl TryFrom<AttributedText> for Attributed {
+    type Error = String;
+    fn try_from(a: AttributedText) -> Result<Self, String> {
+        Ok(Attributed {
+            path: a.path,
+            line: a.line,
+            via: crate::finding::known(&a.via, &["location", "values", "kustomization"])?,
+        })
+    }
 }
 
 /// A finding of either side with its status.
@@ -44,7 +64,7 @@ pub struct Classified {
 
 /// The PSS level a workload meets before and after the change (None: it
 /// does not exist on that side).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Transition {
     pub target: String,
     pub object: ObjectRef,

@@ -19,7 +19,7 @@ use crate::policy::{PssLevel, ServiceAccountKey, Severity, Subject, Tier};
 pub const FINGERPRINT_VERSION: &str = "kpsa/v1";
 
 /// A place in a file, lines and columns counted from 1.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
 pub struct Location {
     pub path: String,
     pub line: u32,
@@ -27,7 +27,7 @@ pub struct Location {
 }
 
 /// A line and column in a target's rendered output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Position {
     pub line: u32,
     pub column: u32,
@@ -45,9 +45,10 @@ pub struct Origin {
 }
 
 /// One offending field of one subject of one object for one check.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Finding {
-    pub check: &'static str,
+    #[serde(deserialize_with = "check_id")]
+    pub check: CheckId,
     pub tier: Tier,
     pub severity: Severity,
     pub target: String,
@@ -83,8 +84,34 @@ pub struct Finding {
     pub unless_service_account: Option<ServiceAccountKey>,
 }
 
+/// A string that must be one of `allowed` (a saved report's closed
+/// vocabularies), as the list's `&'static str`.
+pub fn known(s: &str, allowed: &[&'static str]) -> Result<&'static str, String> {
+    allowed
+        .iter()
+        .copied()
+        .find(|a| *a == s)
+        .ok_or_else(|| format!("{s:?} is not one of {}", allowed.join(", ")))
+}
+
+/// A word from a closed vocabulary (a check id, `annotation`…). An alias,
+/// so that serde's derive reads such fields through their own functions
+/// rather than borrowing them from the input for `'static`.
+pub type Word = &'static str;
+
+/// A check's id.
+pub type CheckId = Word;
+
+/// Read back a check id: one of the checks this kpsa knows.
+fn check_id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
+    let s = <String as serde::Deserialize>::deserialize(d)?;
+    crate::policy::registry::find(&s)
+        .map(|c| c.id)
+        .ok_or_else(|| serde::de::Error::custom(format!("{s:?} is not a check this kpsa knows")))
+}
+
 /// The PSS level a pod spec meets, with upstream's admission messages.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Workload {
     pub target: String,
     pub object: ObjectRef,

@@ -114,7 +114,7 @@ impl ScanOptions {
 }
 
 /// Something in the input that could not be read, parsed or understood.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct InputError {
     pub path: String,
     pub line: Option<u32>,
@@ -138,7 +138,7 @@ pub struct RenderedError {
 }
 
 /// Counts for the summary line and the JSON `summary`.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 pub struct Stats {
     /// Files and standard input read.
     pub files: usize,

@@ -25,10 +25,11 @@ pub const REASON: &str = "kpsa.io/ignore-reason";
 pub const UNTIL: &str = "kpsa.io/ignore-until";
 
 /// A suppression that applies to a finding, and whether it holds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(try_from = "SuppressionText")]
 pub struct Suppression {
     /// `annotation` or `config`.
-    pub by: &'static str,
+    pub by: crate::finding::Word,
     pub reason: Option<String>,
     pub until: Option<String>,
     /// Where it is written (`annotation kpsa.io/ignore on Deployment shop/web`, `.kpsa.yaml:14`).
@@ -40,8 +41,36 @@ pub struct Suppression {
     /// `kpsa diff`: the change under review added it, so it does not
     /// suppress until someone who may approve it does
     /// (`--allow-new-suppressions`).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
     pub pending: bool,
+}
+
+/// A [`Suppression`] as a saved report writes it.
+#[derive(serde::Deserialize)]
+struct SuppressionText {
+    by: String,
+    reason: Option<String>,
+    until: Option<String>,
+    source: String,
+    active: bool,
+    problem: Option<String>,
+    #[serde(default)]
+    pending: bool,
+}
+
+impl TryFrom<SuppressionText> for Suppression {
+    type Error = String;
+    fn try_from(s: SuppressionText) -> Result<Self, String> {
+        Ok(Suppression {
+            by: crate::finding::known(&s.by, &["annotation", "config"])?,
+            reason: s.reason,
+            until: s.until,
+            source: s.source,
+            active: s.active,
+            problem: s.problem,
+            pending: s.pending,
+        })
+    }
 }
 
 /// Days since 1970-01-01 of a `YYYY-MM-DD` date.

@@ -7,7 +7,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{Repo, assert_valid};
+use common::{Repo, assert_valid, kpsa};
 use serde_json::Value;
 
 const SARIF_SCHEMA: &str = "testdata/schemas/sarif-2.1.0.json";
@@ -537,4 +537,86 @@ fn snapshots_of_every_format() {
             insta::assert_snapshot!(format!("{name}_{format}"), out);
         }
     }
+}
+
+#[test]
+fn any_format_from_a_saved_report_is_what_the_run_wrote() {
+    let repo = Repo::new("platform");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    let prod = repo.read("charts/web/values-prod.yaml");
+    repo.write(
+        "charts/web/values-prod.yaml",
+        &format!("{prod}hostNetwork: true\n"),
+    );
+    repo.commit("change");
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["scan", "--kubernetes-version", "v1.33"],
+        vec!["diff", "main..feature", "--include-unchanged"],
+        vec!["diff", "main..feature"],
+    ] {
+        let saved = dir.path().join("saved.json");
+        let mut run_args = args.clone();
+        run_args.extend([
+            "-q",
+            "--format",
+            "json",
+            "--output",
+            saved.to_str().unwrap(),
+        ]);
+        let direct_code = repo.kpsa(".", &run_args, &[]).code;
+        let saved_text = std::fs::read_to_string(&saved).unwrap();
+        for format in ["json", "sarif", "markdown", "codequality", "junit", "text"] {
+            if format == "codequality" && args == ["diff", "main..feature"] {
+                // A direct run renders every head target for Code Quality;
+                // a report saved without --include-unchanged cannot, and says so.
+                let got = kpsa(
+                    dir.path(),
+                    &["report", "--input", "saved.json", "--format", format],
+                );
+                assert!(
+                    got.stderr.contains("without --include-unchanged"),
+                    "{}",
+                    got.stderr
+                );
+                continue;
+            }
+            let mut direct = args.clone();
+            direct.extend(["-q", "--color", "never", "--format", format]);
+            let want = repo.kpsa(".", &direct, &[]);
+            // From the report alone, elsewhere: the repository is not needed.
+            let got = kpsa(
+                dir.path(),
+                &[
+                    "report",
+                    "--input",
+                    "saved.json",
+                    "--color",
+                    "never",
+                    "--format",
+                    format,
+                ],
+            );
+            assert_eq!(got.code, direct_code, "{args:?} {format}: {}", got.stderr);
+            assert_eq!(got.stdout, want.stdout, "{args:?} {format}");
+        }
+        // The JSON round trip is exact.
+        let again = kpsa(
+            dir.path(),
+            &["report", "--input", "saved.json", "--format", "json"],
+        );
+        assert_eq!(again.stdout, saved_text, "{args:?}");
+    }
+    // Not a report this kpsa reads: a usage error, nothing written.
+    std::fs::write(dir.path().join("old.json"), "{\"schema_version\": 1}").unwrap();
+    let run = kpsa(
+        dir.path(),
+        &["report", "--input", "old.json", "--format", "sarif"],
+    );
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stdout.is_empty() && run.stderr.contains("schema_version 1"),
+        "{}",
+        run.stderr
+    );
 }

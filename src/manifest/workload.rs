@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::node::{Node, Pos};
 
 /// Which object a finding belongs to.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
 pub struct ObjectRef {
     #[serde(rename = "apiVersion")]
     pub api_version: String,

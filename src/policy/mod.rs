@@ -23,7 +23,9 @@ pub use version::{NEWEST_MINOR, Version, VersionSpec};
 
 /// The tier of a check, which is also the tier of its findings.
 /// `--level` runs the checks of a tier and of every tier before it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Tier {
     /// Pod Security Standards, baseline: breaking it leaves the pod Privileged.
@@ -97,7 +99,9 @@ impl Tier {
 }
 
 /// How bad a finding is, following the PSS levels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     High,
@@ -116,7 +120,9 @@ impl Severity {
 }
 
 /// A Pod Security Standards level, as in namespace labels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum PssLevel {
     Privileged,

@@ -186,7 +186,7 @@ pub fn write(
             errors: result.errors.len(),
         },
         findings: {
-            let mut sources = Sources::new(&run.root, result.stdin_text.as_deref());
+            let mut sources = Sources::for_run(run, &run.root, result.stdin_text.as_deref());
             result
                 .findings
                 .iter()
@@ -210,6 +210,8 @@ struct DiffReport<'a> {
     /// null: the working tree.
     head_commit: Option<&'a str>,
     merge_base: bool,
+    /// `--include-unchanged`: SARIF and Markdown list unchanged findings too.
+    include_unchanged: bool,
     targets: TargetCounts,
     summary: DiffSummary<'a>,
     transitions: &'a [crate::diff::Transition],
@@ -264,6 +266,7 @@ pub fn write_diff(
         base_commit: &o.base_commit,
         head_commit: o.head_commit.as_deref(),
         merge_base: o.merge_base,
+        include_unchanged: o.include_unchanged,
         targets: TargetCounts {
             rendered: o.rendered,
             skipped: o.skipped,
@@ -288,7 +291,7 @@ pub fn write_diff(
         transitions: &o.transitions,
         configuration_changes: &o.config_changes,
         findings: {
-            let mut sources = Sources::new(&o.head_root, None);
+            let mut sources = Sources::for_run(run, &o.head_root, None);
             o.findings
                 .iter()
                 .map(|c| {

@@ -28,6 +28,7 @@ pub const HOMEPAGE: &str = "https://github.com/kpsa-dev/kpsa";
 /// on the command line by their absolute path, standard input as read.
 pub struct Sources<'a> {
     files: std::collections::HashMap<String, Option<Vec<String>>>,
+    saved: Option<&'a std::collections::HashMap<(String, u32), String>>,
     stdin: Option<&'a str>,
     /// Relative paths are relative to the repository root.
     root: &'a std::path::Path,
@@ -37,13 +38,27 @@ impl<'a> Sources<'a> {
     pub fn new(root: &'a std::path::Path, stdin: Option<&'a str>) -> Self {
         Sources {
             files: std::collections::HashMap::new(),
+            saved: None,
             stdin,
             root,
         }
     }
 
+    /// The sources of a run: a saved report's lines when it carries them
+    /// (`kpsa report`), else the files under `root`.
+    pub fn for_run(run: &'a RunInfo, root: &'a std::path::Path, stdin: Option<&'a str>) -> Self {
+        let mut s = Sources::new(root, stdin);
+        if !run.saved_lines.is_empty() {
+            s.saved = Some(&run.saved_lines);
+        }
+        s
+    }
+
     /// Line `line` (from 1) of `path`, if it can be read.
     pub fn line(&mut self, path: &str, line: u32) -> Option<String> {
+        if let Some(saved) = self.saved {
+            return saved.get(&(path.to_string(), line)).cloned();
+        }
         let stdin = self.stdin;
         let root = self.root;
         let lines = self.files.entry(path.to_string()).or_insert_with(|| {
@@ -84,6 +99,9 @@ pub struct RunInfo {
     pub shard: Option<Shard>,
     /// Warnings of the run (a version clamped, nothing to scan, …).
     pub warnings: Vec<String>,
+    /// Source lines a saved report carries (`kpsa report`), by path and
+    /// line: they stand in for the repository's files.
+    pub saved_lines: std::sync::Arc<std::collections::HashMap<(String, u32), String>>,
     pub command: &'static str,
     pub kubernetes_version: Version,
     pub version_label: String,

@@ -384,6 +384,7 @@ mod tests {
             settings_digest: String::new(),
             shard: None,
             warnings: Vec::new(),
+            saved_lines: Default::default(),
             command: "scan",
             kubernetes_version: crate::policy::Version::v1(37),
             version_label: "latest".into(),

@@ -59,7 +59,7 @@ fn finish(out: String, color: bool) -> String {
 
 fn render_raw(result: &ScanResult, run: &RunInfo, color: bool) -> String {
     let style = Style { color };
-    let mut sources = Sources::new(&run.root, result.stdin_text.as_deref());
+    let mut sources = Sources::for_run(run, &run.root, result.stdin_text.as_deref());
     let mut out = String::new();
     let mut findings: Vec<&Finding> = result
         .findings
@@ -334,7 +334,7 @@ pub fn render_diff(o: &Outcome, run: &RunInfo, color: bool) -> String {
 
 fn render_diff_raw(o: &Outcome, run: &RunInfo, color: bool) -> String {
     let style = Style { color };
-    let mut sources = Sources::new(&o.head_root, None);
+    let mut sources = Sources::for_run(run, &o.head_root, None);
     let mut out = String::new();
     let short = |s: &str| s.chars().take(12).collect::<String>();
     let _ = writeln!(
