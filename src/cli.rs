@@ -46,6 +46,9 @@ enum Command {
     /// Render any format from a saved JSON report (`--format json` of `scan` or `diff`),
     /// without the repository: the report is checked against its schema first.
     Report(ReportArgs),
+    /// Join the JSON reports of the shards of one run (`--shard I/N`) into the report one
+    /// unsharded run would have written, in any format.
+    Merge(MergeArgs),
     /// List every check with its tier, severity and policy versions.
     Checks,
     /// Explain a check: what it looks at, why it matters, a failing example and the fix.
@@ -98,6 +101,10 @@ struct EvalArgs {
     /// Print render and evaluation times on standard error.
     #[arg(long)]
     timings: bool,
+    /// Evaluate only shard I of N (`2/4`): the targets whose id hashes to it; merge
+    /// the shards' JSON reports with `kpsa merge`.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<crate::shard::Shard>,
     /// A PodSecurityConfiguration (bare, or in an AdmissionConfiguration): cluster
     /// defaults for unlabelled namespaces, and namespace / runtimeClass exemptions.
     #[arg(long, value_name = "FILE")]
@@ -133,6 +140,15 @@ struct OutputArgs {
     /// List suppressed and accepted findings in the text report too.
     #[arg(long)]
     show_suppressed: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct MergeArgs {
+    /// The shards' JSON reports, one per shard.
+    #[arg(required = true, value_name = "REPORT")]
+    reports: Vec<PathBuf>,
+    #[command(flatten)]
+    out: OutputArgs,
 }
 
 #[derive(clap::Args, Debug)]
@@ -365,7 +381,7 @@ pub fn run(args: impl IntoIterator<Item = String>) -> i32 {
         }
     };
     let dests = match matches.subcommand() {
-        Some(("scan" | "diff" | "report", sub)) => match destinations(sub) {
+        Some(("scan" | "diff" | "report" | "merge", sub)) => match destinations(sub) {
             Ok(d) => d,
             Err(m) => {
                 eprintln!("kpsa: {m}");
@@ -378,7 +394,7 @@ pub fn run(args: impl IntoIterator<Item = String>) -> i32 {
         Command::Scan(a) | Command::Accept(AcceptArgs { scan: a, .. }) => apply_limits(&a.common),
         Command::Diff(a) => apply_limits(&a.common),
         Command::Targets(a) => apply_limits(&a.common),
-        Command::Report(_) | Command::Checks | Command::Explain { .. } => {}
+        Command::Report(_) | Command::Merge(_) | Command::Checks | Command::Explain { .. } => {}
     }
     match cli.command {
         Command::Scan(args) => run_scan(args, dests),
@@ -386,6 +402,7 @@ pub fn run(args: impl IntoIterator<Item = String>) -> i32 {
         Command::Accept(args) => run_accept(args),
         Command::Diff(args) => run_diff(args, dests),
         Command::Report(args) => run_report(args, dests),
+        Command::Merge(args) => run_merge(args, dests),
         Command::Checks => {
             for c in CHECKS {
                 println!(
@@ -821,6 +838,9 @@ fn run_targets(args: TargetsArgs) -> i32 {
 struct Resolved {
     /// Warnings so far (printed, and carried into the reports).
     warnings: Vec<String>,
+    /// Every target planned, and those evaluated (`--shard` keeps its own).
+    planned: Vec<String>,
+    evaluated: Vec<String>,
     show_suppressed: bool,
     opts: ScanOptions,
     renderers: Renderers,
@@ -904,6 +924,8 @@ fn resolve(
     }
     Ok(Resolved {
         warnings: run_warnings,
+        planned: Vec::new(),
+        evaluated: Vec::new(),
         opts,
         renderers: renderers(common, config, version),
         fail_on,
@@ -1015,7 +1037,7 @@ fn scan_snapshot(args: &ScanArgs) -> Result<(Setup, Resolved, ScanResult), i32> 
         eprintln!("kpsa: {m}");
         EXIT_USAGE
     })?;
-    let plan = make_plan(&s, &args.paths, args.manifests, Some(&args.helm)).map_err(|m| {
+    let mut plan = make_plan(&s, &args.paths, args.manifests, Some(&args.helm)).map_err(|m| {
         eprintln!("kpsa: {m}");
         EXIT_USAGE
     })?;
@@ -1037,6 +1059,12 @@ fn scan_snapshot(args: &ScanArgs) -> Result<(Setup, Resolved, ScanResult), i32> 
             return Err(EXIT_USAGE);
         }
     }
+    // A shard keeps its own targets (one with none is normal).
+    r.planned = plan.targets.iter().map(|t| t.id.clone()).collect();
+    if let Some(shard) = args.eval.shard {
+        plan.targets.retain(|t| shard.holds(&t.id));
+    }
+    r.evaluated = plan.targets.iter().map(|t| t.id.clone()).collect();
     let pool = thread_pool(&args.eval, config)?;
     let snapshot = pool.install(|| {
         pipeline::run(
@@ -1115,7 +1143,9 @@ fn run_scan(args: ScanArgs, dests: Destinations) -> i32 {
     }
     let run = RunInfo {
         settings_digest: settings_digest(&r, &[]),
-        shard: None,
+        shard: args.eval.shard,
+        planned: r.planned.clone(),
+        evaluated: r.evaluated.clone(),
         warnings: r.warnings.clone(),
         saved_lines: Default::default(),
         command: "scan",
@@ -1164,6 +1194,7 @@ fn run_diff(args: DiffArgs, dests: Destinations) -> i32 {
         config: args.common.config.clone(),
         config_from_base: args.config_from == ConfigFrom::Base,
         allow_new_suppressions: args.allow_new_suppressions,
+        shard: args.eval.shard,
         flag_files: args
             .eval
             .admission_config
@@ -1220,7 +1251,9 @@ fn run_diff(args: DiffArgs, dests: Destinations) -> i32 {
                 ),
             ],
         ),
-        shard: None,
+        shard: args.eval.shard,
+        planned: outcome.planned.clone(),
+        evaluated: outcome.evaluated.clone(),
         warnings: r.warnings.clone(),
         saved_lines: Default::default(),
         command: "diff",
@@ -1264,40 +1297,81 @@ fn run_diff(args: DiffArgs, dests: Destinations) -> i32 {
 /// the saved run's (3 with errors, 1 at or above its gate, else 0).
 fn run_report(args: ReportArgs, dests: Destinations) -> i32 {
     let name = args.input.display().to_string();
-    let text = if args.input.as_os_str() == "-" {
+    match read_saved(&args.input) {
+        Ok(saved) => write_saved(saved, &name, &args.out, &dests),
+        Err(m) => {
+            eprintln!("{}", report::escape::log(&format!("kpsa: {m}")));
+            EXIT_USAGE
+        }
+    }
+}
+
+/// Read one saved report (`-`: standard input), checked against its schema.
+fn read_saved(path: &Path) -> Result<report::saved::Saved, String> {
+    let name = path.display().to_string();
+    let text = if path.as_os_str() == "-" {
         let mut t = String::new();
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut t).map(|_| t)
     } else {
-        std::fs::read_to_string(&args.input)
-    };
-    let text = match text {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("kpsa: cannot read {name}: {e}");
-            return EXIT_USAGE;
+        std::fs::read_to_string(path)
+    }
+    .map_err(|e| format!("cannot read {name}: {e}"))?;
+    report::saved::load(&text, &name)
+}
+
+/// `kpsa merge`: the shards joined, written like `kpsa report`; the exit
+/// code is recomputed for the whole.
+fn run_merge(args: MergeArgs, dests: Destinations) -> i32 {
+    let mut reports = Vec::new();
+    for p in &args.reports {
+        match read_saved(p) {
+            Ok(s) => reports.push((p.display().to_string(), s)),
+            Err(m) => {
+                eprintln!("{}", report::escape::log(&format!("kpsa: {m}")));
+                return EXIT_USAGE;
+            }
         }
-    };
-    let saved = match report::saved::load(&text, &name) {
-        Ok(s) => s,
+    }
+    let merged = match report::merge::merge(reports) {
+        Ok(m) => m,
         Err(m) => {
-            eprintln!("{}", report::escape::log(&format!("kpsa: {m}")));
+            eprintln!(
+                "{}",
+                report::escape::log(&format!("kpsa: cannot merge: {m}"))
+            );
             return EXIT_USAGE;
         }
     };
-    let run = match saved.run_info(args.out.show_suppressed) {
+    if merged.plan.targets.is_empty() && merged.errors.is_empty() {
+        eprintln!(
+            "kpsa: warning: nothing to scan in any shard: no chart, kustomization or YAML file"
+        );
+    }
+    write_saved(merged, "the merged report", &args.out, &dests)
+}
+
+/// Write a saved (or merged) report in the formats asked for; the exit
+/// code is the run's (3 with errors, 1 at or above its gate, else 0).
+fn write_saved(
+    saved: report::saved::Saved,
+    name: &str,
+    out_args: &OutputArgs,
+    dests: &Destinations,
+) -> i32 {
+    let run = match saved.run_info(out_args.show_suppressed) {
         Ok(r) => r,
         Err(m) => {
             eprintln!("kpsa: {name}: {m}");
             return EXIT_USAGE;
         }
     };
-    let color = use_color(args.out.color);
+    let color = use_color(out_args.color);
     let files = compare::FlagFiles::new();
     if run.command == "scan" {
         let result = saved.into_scan();
         let view = report::View::scan(&result, &run);
-        let written = write_reports(&dests, |format, out| {
-            render(format, &args.out, &files, &view, out, |out| match format {
+        let written = write_reports(dests, |format, out| {
+            render(format, out_args, &files, &view, out, |out| match format {
                 Format::Text => {
                     out.write_all(report::text::render(&result, &run, color).as_bytes())
                 }
@@ -1307,7 +1381,7 @@ fn run_report(args: ReportArgs, dests: Destinations) -> i32 {
         if let Err(code) = written {
             return code;
         }
-        errors_to_stderr(&result.errors, &dests);
+        errors_to_stderr(&result.errors, dests);
         if !result.errors.is_empty() {
             EXIT_INPUT
         } else if report::gated(&result, &run) > 0 {
@@ -1324,8 +1398,8 @@ fn run_report(args: ReportArgs, dests: Destinations) -> i32 {
             );
         }
         let view = report::View::diff(&outcome, &run, outcome.include_unchanged);
-        let written = write_reports(&dests, |format, out| {
-            render(format, &args.out, &files, &view, out, |out| match format {
+        let written = write_reports(dests, |format, out| {
+            render(format, out_args, &files, &view, out, |out| match format {
                 Format::Text => {
                     out.write_all(report::text::render_diff(&outcome, &run, color).as_bytes())
                 }
@@ -1335,7 +1409,7 @@ fn run_report(args: ReportArgs, dests: Destinations) -> i32 {
         if let Err(code) = written {
             return code;
         }
-        errors_to_stderr(&outcome.errors, &dests);
+        errors_to_stderr(&outcome.errors, dests);
         diff_exit(&outcome, &run)
     }
 }

@@ -37,6 +37,8 @@ pub struct Request {
     pub config_from_base: bool,
     /// `--allow-new-suppressions`.
     pub allow_new_suppressions: bool,
+    /// `--shard I/N`: evaluate only the targets of this shard.
+    pub shard: Option<crate::shard::Shard>,
     /// Files named by flags (`--admission-config`, `--template`): under the
     /// base's policy, one inside the repository is read from the base commit.
     pub flag_files: Vec<PathBuf>,
@@ -92,6 +94,10 @@ pub struct Outcome {
     pub keep: Keep,
     /// `--include-unchanged`: the reports list unchanged findings too.
     pub include_unchanged: bool,
+    /// Every target of either side, in plan order, and those evaluated
+    /// (rendered on either side).
+    pub planned: Vec<String>,
+    pub evaluated: Vec<String>,
     /// Flag files and where they were read (see [`FlagFiles`]).
     pub flag_files: FlagFiles,
     /// Holds the copies of `flag_files`.
@@ -411,6 +417,17 @@ pub fn run(req: &Request, settings: Settings) -> Result<Outcome, Failure> {
             .targets
             .extend(bp.targets.into_iter().filter(|t| extra.contains(&t.id)));
     }
+    // Every target of either side, in plan order; a shard keeps its own.
+    let mut planned: Vec<String> = head_plan.targets.iter().map(|t| t.id.clone()).collect();
+    for t in &base_plan.targets {
+        if !planned.contains(&t.id) {
+            planned.push(t.id.clone());
+        }
+    }
+    if let Some(shard) = req.shard {
+        head_plan.targets.retain(|t| shard.holds(&t.id));
+        base_plan.targets.retain(|t| shard.holds(&t.id));
+    }
     let base_targets: Vec<Target> = base_plan.targets;
     let changed: BTreeSet<&str> = changes.paths();
     let touches = |tree_root: &Path, t: &Target| {
@@ -621,6 +638,12 @@ pub fn run(req: &Request, settings: Settings) -> Result<Outcome, Failure> {
             HeadTree::Work(_) => None,
         }),
         include_unchanged: req.include_unchanged,
+        evaluated: planned
+            .iter()
+            .filter(|id| head_run.iter().chain(&base_run).any(|t| &t.id == *id))
+            .cloned()
+            .collect(),
+        planned,
         flag_files,
         flag_dir,
     })

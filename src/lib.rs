@@ -24,5 +24,6 @@ pub mod provenance;
 pub mod render;
 pub mod report;
 pub mod scan;
+pub mod shard;
 pub mod suppress;
 pub mod tree;

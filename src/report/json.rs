@@ -38,6 +38,8 @@ struct Header<'a> {
     tool: Tool,
     command: &'a str,
     kubernetes_version: String,
+    /// The version as asked for: `latest` or `v1.N` (reports print it).
+    kubernetes_version_label: &'a str,
     level: &'a str,
     fail_on: &'a str,
     /// A digest of every setting that decides the verdict.
@@ -45,8 +47,18 @@ struct Header<'a> {
     /// Which shard of a split run this is (`kpsa … --shard I/N`); null
     /// for a whole run.
     shard: Option<super::Shard>,
+    /// The targets planned and those evaluated.
+    plan: Plan<'a>,
     /// The checks the report can refer to, with their metadata.
     rules: Vec<Rule>,
+}
+
+/// Every target the run planned (in plan order; every shard plans the
+/// same) and those it evaluated.
+#[derive(Serialize)]
+struct Plan<'a> {
+    targets: &'a [String],
+    evaluated: &'a [String],
 }
 
 /// A rule's metadata, so a saved report explains its findings by itself
@@ -72,10 +84,15 @@ impl<'a> Header<'a> {
             },
             command: run.command,
             kubernetes_version: run.kubernetes_version.to_string(),
+            kubernetes_version_label: &run.version_label,
             level: run.level.as_str(),
             fail_on: run.gate_name(),
             settings_digest: &run.settings_digest,
             shard: run.shard,
+            plan: Plan {
+                targets: &run.planned,
+                evaluated: &run.evaluated,
+            },
             rules: registry::CHECKS
                 .iter()
                 .filter(|c| c.tier <= run.level)

@@ -9,6 +9,7 @@ pub mod escape;
 pub mod json;
 pub mod junit;
 pub mod markdown;
+pub mod merge;
 pub mod sarif;
 pub mod saved;
 pub mod text;
@@ -77,12 +78,7 @@ impl<'a> Sources<'a> {
     }
 }
 
-/// One shard of a split run: `index` of `count` (from 1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Shard {
-    pub index: u32,
-    pub count: u32,
-}
+pub use crate::shard::Shard;
 
 /// Where a check's documentation lives.
 pub fn help_uri(id: &str) -> String {
@@ -97,6 +93,11 @@ pub struct RunInfo {
     pub settings_digest: String,
     /// The shard this run is, when split.
     pub shard: Option<Shard>,
+    /// Every target the run planned, in plan order (all shards plan the
+    /// same), and those this run evaluated: the merge of shards checks and
+    /// orders by them.
+    pub planned: Vec<String>,
+    pub evaluated: Vec<String>,
     /// Warnings of the run (a version clamped, nothing to scan, …).
     pub warnings: Vec<String>,
     /// Source lines a saved report carries (`kpsa report`), by path and

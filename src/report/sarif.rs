@@ -383,6 +383,8 @@ mod tests {
         let run = RunInfo {
             settings_digest: String::new(),
             shard: None,
+            planned: Vec::new(),
+            evaluated: Vec::new(),
             warnings: Vec::new(),
             saved_lines: Default::default(),
             command: "scan",

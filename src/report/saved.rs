@@ -82,10 +82,12 @@ pub fn read(text: &str, name: &str) -> Result<serde_json::Value, String> {
 pub struct Saved {
     pub command: String,
     pub kubernetes_version: String,
+    pub kubernetes_version_label: String,
     pub level: crate::policy::Tier,
     pub fail_on: String,
     pub settings_digest: String,
     pub shard: Option<super::Shard>,
+    pub plan: SavedPlan,
     pub summary: SavedSummary,
     pub findings: Vec<SavedFinding>,
     pub workloads: Vec<crate::finding::Workload>,
@@ -107,6 +109,13 @@ pub struct Saved {
     pub transitions: Vec<crate::diff::Transition>,
     #[serde(default)]
     pub configuration_changes: Vec<crate::compare::ConfigChange>,
+}
+
+/// The targets a saved run planned and evaluated.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct SavedPlan {
+    pub targets: Vec<String>,
+    pub evaluated: Vec<String>,
 }
 
 /// The counts a saved report carries (the rest of its summary is
@@ -179,6 +188,8 @@ impl Saved {
         Ok(super::RunInfo {
             settings_digest: self.settings_digest.clone(),
             shard: self.shard,
+            planned: self.plan.targets.clone(),
+            evaluated: self.plan.evaluated.clone(),
             warnings: if command == "scan" {
                 self.warnings.clone()
             } else {
@@ -186,7 +197,7 @@ impl Saved {
             },
             command,
             kubernetes_version: spec.resolve(),
-            version_label: self.kubernetes_version.clone(),
+            version_label: self.kubernetes_version_label.clone(),
             level: self.level,
             fail_on,
             gate_enforced,
