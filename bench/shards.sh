@@ -3,7 +3,8 @@
 #  1. equality: the 200-chart generator of bench/diff.sh (plus an overlay
 #     and plain manifests from the demo): for N in 1 2 3 7, the N shard
 #     reports merged give the same JSON, SARIF, Markdown and Code Quality
-#     bytes as one unsharded `kpsa scan` (exits non-zero on a difference);
+#     bytes as one unsharded `kpsa scan`, and as one `kpsa diff` of a change
+#     that renames, removes and touches charts (exits non-zero on a difference);
 #  2. speed: wall time of a full scan of CHARTS charts in one job against
 #     the slowest of 4 shards run one after another (the critical path of a
 #     4-job matrix);
@@ -55,6 +56,26 @@ for n in 1 2 3 7; do
     cmp -s "$WORK/whole.$f" "$WORK/merged.$f" || { echo "DIFFERENT: $n shards, $f"; exit 1; }
   done
   echo "equality: 200 charts + overlay + manifests, $n shard(s): merged JSON, SARIF, Markdown, Code Quality identical to the whole scan"
+done
+# The same for a diff that renames a chart, removes one and touches one.
+git mv charts/app-010 charts/app-010-renamed
+git rm -rq charts/app-020
+sed -i 's/^securityContext:$/securityContext:\n  privileged: true/' charts/app-030/values.yaml
+git -c user.name=bench -c user.email=bench@kpsa.invalid commit -qam change
+for f in json sarif markdown codequality; do
+  "$KPSA" diff HEAD~1..HEAD --include-unchanged -q --format "$f" > "$WORK/whole.$f" || true
+done
+for n in 1 2 3 7; do
+  shards=()
+  for i in $(seq 1 "$n"); do
+    "$KPSA" diff HEAD~1..HEAD --include-unchanged -q --shard "$i/$n" --format json --output "$WORK/s$i.json" || true
+    shards+=("$WORK/s$i.json")
+  done
+  for f in json sarif markdown codequality; do
+    "$KPSA" merge "${shards[@]}" --format "$f" > "$WORK/merged.$f" || true
+    cmp -s "$WORK/whole.$f" "$WORK/merged.$f" || { echo "DIFFERENT: diff, $n shards, $f"; exit 1; }
+  done
+  echo "equality: kpsa diff (a renamed, a removed and a touched chart), $n shard(s): merged JSON, SARIF, Markdown, Code Quality identical to the whole diff"
 done
 cd - >/dev/null
 
