@@ -21,6 +21,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod policy;
 pub mod provenance;
+pub mod publish;
 pub mod render;
 pub mod report;
 pub mod scan;

@@ -1,0 +1,7 @@
+//! Publishing a saved `diff` report to a pull or merge request: the pure
+//! parts shared by GitHub and GitLab (which lines a comment may go on, the
+//! suggested fixes). The transports and the plan of writes come with the
+//! publishing issues (#8, #9); nothing here touches the network.
+
+pub mod hunks;
+pub mod suggest;
