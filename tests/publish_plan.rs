@@ -10,35 +10,6 @@ use kpsa::publish::hunks::Hunks;
 use kpsa::publish::plan::{Existing, Options, Plan, Thread, plan};
 use kpsa::report::markdown::Templates;
 
-/// The platform fixture and a change: a values key that makes a container
-/// privileged, a patch that sets hostIPC, one that drops runAsNonRoot.
-fn change() -> Repo {
-    let repo = Repo::new("platform");
-    repo.git(&["checkout", "-q", "-b", "feature"]);
-    let prod = repo.read("charts/web/values-prod.yaml");
-    repo.write(
-        "charts/web/values-prod.yaml",
-        &format!("{prod}containerSecurityContext:\n  privileged: true  # debug\n"),
-    );
-    repo.write(
-        "deploy/overlays/prod/host-ipc.yaml",
-        "- op: add\n  path: /spec/template/spec/hostIPC\n  value: true\n",
-    );
-    repo.write(
-        "deploy/overlays/prod/no-nonroot.yaml",
-        "- op: remove\n  path: /spec/template/spec/securityContext/runAsNonRoot\n",
-    );
-    let k = repo.read("deploy/overlays/prod/kustomization.yaml");
-    repo.write(
-        "deploy/overlays/prod/kustomization.yaml",
-        &format!(
-            "{k}  - path: host-ipc.yaml\n    target:\n      kind: Deployment\n      name: api\n  - path: no-nonroot.yaml\n    target:\n      kind: Deployment\n      name: api\n"
-        ),
-    );
-    repo.commit("feature");
-    repo
-}
-
 /// The plan for the change, with `existing` already on the pull request.
 fn plan_for(repo: &Repo, existing: &Existing, max_comments: usize) -> Plan {
     let run = repo.kpsa(
@@ -71,7 +42,7 @@ fn plan_for(repo: &Repo, existing: &Existing, max_comments: usize) -> Plan {
 
 #[test]
 fn first_run_comments_inline_with_suggestions() {
-    let repo = change();
+    let repo = common::changed_platform();
     let p = plan_for(&repo, &Existing::default(), 30);
     let places: Vec<(String, u32)> = p.inline.iter().map(|c| (c.path.clone(), c.line)).collect();
     assert_eq!(
@@ -91,8 +62,8 @@ fn first_run_comments_inline_with_suggestions() {
     assert!(
         privileged
             .body
-            .ends_with("```suggestion\n  privileged: false  # debug\n```\n"),
-        "the suggestion keeps indentation and comment: {}",
+            .ends_with("```suggestion\n  privileged: false\n```\n"),
+        "the suggestion keeps the line's indentation: {}",
         privileged.body
     );
     // runAsNonRoot is removed by a patch: not on an added line of its file.
@@ -104,7 +75,7 @@ fn first_run_comments_inline_with_suggestions() {
 
 #[test]
 fn re_runs_and_limits() {
-    let repo = change();
+    let repo = common::changed_platform();
     let first = plan_for(&repo, &Existing::default(), 30);
     let thread = |fp: &str, id: u64, outdated: bool| Thread {
         comment_id: id,

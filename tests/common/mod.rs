@@ -264,3 +264,34 @@ impl Repo {
             .to_string()
     }
 }
+
+/// The platform fixture with a change on `feature`: a values key that makes
+/// a container privileged (Helm, attributed to the values line), a patch
+/// that adds hostIPC (Kustomize, attributed to the patch line), and a
+/// patch that removes `runAsNonRoot` (new, but no added line writes it).
+pub fn changed_platform() -> Repo {
+    let repo = Repo::new("platform");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    let prod = repo.read("charts/web/values-prod.yaml");
+    repo.write(
+        "charts/web/values-prod.yaml",
+        &format!("{prod}containerSecurityContext:\n  privileged: true\n"),
+    );
+    repo.write(
+        "deploy/overlays/prod/host-ipc.yaml",
+        "- op: add\n  path: /spec/template/spec/hostIPC\n  value: true\n",
+    );
+    repo.write(
+        "deploy/overlays/prod/no-nonroot.yaml",
+        "- op: remove\n  path: /spec/template/spec/securityContext/runAsNonRoot\n",
+    );
+    let k = repo.read("deploy/overlays/prod/kustomization.yaml");
+    repo.write(
+        "deploy/overlays/prod/kustomization.yaml",
+        &format!(
+            "{k}  - path: host-ipc.yaml\n    target:\n      kind: Deployment\n      name: api\n  - path: no-nonroot.yaml\n    target:\n      kind: Deployment\n      name: api\n"
+        ),
+    );
+    repo.commit("feature");
+    repo
+}
