@@ -19,7 +19,6 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
-rss() { { /usr/bin/time -f %M "$@" 2>&1 >/dev/null || true; } | tail -1; }
 echo "$(nproc) cores"
 
 # 1. Exemptions.

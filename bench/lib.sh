@@ -10,3 +10,6 @@ best() {
   done
   echo "$b"
 }
+
+# peak RSS in KiB of "$@" (output discarded; a failing command still counts)
+rss() { { /usr/bin/time -f %M "$@" 2>&1 >/dev/null || true; } | tail -1; }

@@ -19,7 +19,6 @@ echo "input: $N Deployments, $MB MB ($BYTES bytes), $(nproc) cores"
 
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
-rss() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
 
 RAW=$(best "$BIN/examples/raw_parse" "$OUT/deployments.yaml")
 ONE=$(best "$BIN/kpsa" scan "$OUT/deployments.yaml" --jobs 1 --format json --fail-on never)

@@ -22,7 +22,6 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
-rss() { { /usr/bin/time -f %M "$@" 2>&1 >/dev/null || true; } | tail -1; }
 export PATH="$PWD/tools:$PATH" KPSA_CACHE_DIR="$WORK/cache"
 echo "$(nproc) cores"
 
@@ -39,44 +38,35 @@ make_repo() { # DIR CHARTS
   git -C "$1" -c user.name=bench -c user.email=bench@kpsa.invalid commit -q -m base
 }
 
-# 1. Equality on 200 charts.
+# 1. Equality on 200 charts. `equal WHAT KPSA-ARGS...`: the whole run and
+# the merge of N shards give the same bytes, for N in 1 2 3 7.
+equal() {
+  local what=$1; shift
+  for f in json sarif markdown codequality; do
+    "$KPSA" "$@" -q --format "$f" > "$WORK/whole.$f" || true
+  done
+  for n in 1 2 3 7; do
+    shards=()
+    for i in $(seq 1 "$n"); do
+      "$KPSA" "$@" -q --shard "$i/$n" --format json --output "$WORK/s$i.json" || true
+      shards+=("$WORK/s$i.json")
+    done
+    for f in json sarif markdown codequality; do
+      "$KPSA" merge "${shards[@]}" --format "$f" > "$WORK/merged.$f" || true
+      cmp -s "$WORK/whole.$f" "$WORK/merged.$f" || { echo "DIFFERENT: $what, $n shards, $f"; exit 1; }
+    done
+    echo "equality: $what, $n shard(s): merged JSON, SARIF, Markdown, Code Quality identical to the whole run"
+  done
+}
 make_repo "$WORK/eq" 200
 cd "$WORK/eq"
-for f in json sarif markdown codequality; do
-  "$KPSA" scan -q --format "$f" > "$WORK/whole.$f" || true
-done
-for n in 1 2 3 7; do
-  shards=()
-  for i in $(seq 1 "$n"); do
-    "$KPSA" scan -q --shard "$i/$n" --format json --output "$WORK/s$i.json" || true
-    shards+=("$WORK/s$i.json")
-  done
-  for f in json sarif markdown codequality; do
-    "$KPSA" merge "${shards[@]}" --format "$f" > "$WORK/merged.$f" || true
-    cmp -s "$WORK/whole.$f" "$WORK/merged.$f" || { echo "DIFFERENT: $n shards, $f"; exit 1; }
-  done
-  echo "equality: 200 charts + overlay + manifests, $n shard(s): merged JSON, SARIF, Markdown, Code Quality identical to the whole scan"
-done
+equal "kpsa scan of 200 charts + overlay + manifests" scan
 # The same for a diff that renames a chart, removes one and touches one.
 git mv charts/app-010 charts/app-010-renamed
 git rm -rq charts/app-020
 sed -i 's/^securityContext:$/securityContext:\n  privileged: true/' charts/app-030/values.yaml
 git -c user.name=bench -c user.email=bench@kpsa.invalid commit -qam change
-for f in json sarif markdown codequality; do
-  "$KPSA" diff HEAD~1..HEAD --include-unchanged -q --format "$f" > "$WORK/whole.$f" || true
-done
-for n in 1 2 3 7; do
-  shards=()
-  for i in $(seq 1 "$n"); do
-    "$KPSA" diff HEAD~1..HEAD --include-unchanged -q --shard "$i/$n" --format json --output "$WORK/s$i.json" || true
-    shards+=("$WORK/s$i.json")
-  done
-  for f in json sarif markdown codequality; do
-    "$KPSA" merge "${shards[@]}" --format "$f" > "$WORK/merged.$f" || true
-    cmp -s "$WORK/whole.$f" "$WORK/merged.$f" || { echo "DIFFERENT: diff, $n shards, $f"; exit 1; }
-  done
-  echo "equality: kpsa diff (a renamed, a removed and a touched chart), $n shard(s): merged JSON, SARIF, Markdown, Code Quality identical to the whole diff"
-done
+equal "kpsa diff (a renamed, a removed and a touched chart)" diff HEAD~1..HEAD --include-unchanged
 cd - >/dev/null
 
 # 2. One job against the slowest of 4 shards.

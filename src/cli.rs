@@ -1157,33 +1157,7 @@ fn run_scan(args: ScanArgs, dests: Destinations) -> i32 {
         root: s.root.clone(),
         show_suppressed: r.show_suppressed,
     };
-    let view = report::View::scan(&result, &run);
-    let written = write_reports(&dests, |format, out| {
-        render(
-            format,
-            &args.eval.out,
-            &Default::default(),
-            &view,
-            out,
-            |out| match format {
-                Format::Text => {
-                    out.write_all(report::text::render(&result, &run, r.color).as_bytes())
-                }
-                _ => report::json::write(&result, &run, out),
-            },
-        )
-    });
-    if let Err(code) = written {
-        return code;
-    }
-    errors_to_stderr(&result.errors, &dests);
-    if !result.errors.is_empty() {
-        EXIT_INPUT
-    } else if report::gated(&result, &run) > 0 {
-        EXIT_FINDINGS
-    } else {
-        EXIT_OK
-    }
+    emit_scan(&result, &run, &args.eval.out, &dests, r.color)
 }
 
 fn run_diff(args: DiffArgs, dests: Destinations) -> i32 {
@@ -1270,27 +1244,7 @@ fn run_diff(args: DiffArgs, dests: Destinations) -> i32 {
     }
     let mut outcome = outcome;
     outcome.include_unchanged = args.include_unchanged;
-    let view = report::View::diff(&outcome, &run, outcome.include_unchanged);
-    let written = write_reports(&dests, |format, out| {
-        render(
-            format,
-            &args.eval.out,
-            &outcome.flag_files,
-            &view,
-            out,
-            |out| match format {
-                Format::Text => {
-                    out.write_all(report::text::render_diff(&outcome, &run, r.color).as_bytes())
-                }
-                _ => report::json::write_diff(&outcome, &run, out),
-            },
-        )
-    });
-    if let Err(code) = written {
-        return code;
-    }
-    errors_to_stderr(&outcome.errors, &dests);
-    diff_exit(&outcome, &run)
+    emit_diff(&outcome, &run, &args.eval.out, &dests, r.color)
 }
 
 /// `kpsa report`: a saved report in the formats asked for; the exit code is
@@ -1366,29 +1320,8 @@ fn write_saved(
         }
     };
     let color = use_color(out_args.color);
-    let files = compare::FlagFiles::new();
     if run.command == "scan" {
-        let result = saved.into_scan();
-        let view = report::View::scan(&result, &run);
-        let written = write_reports(dests, |format, out| {
-            render(format, out_args, &files, &view, out, |out| match format {
-                Format::Text => {
-                    out.write_all(report::text::render(&result, &run, color).as_bytes())
-                }
-                _ => report::json::write(&result, &run, out),
-            })
-        });
-        if let Err(code) = written {
-            return code;
-        }
-        errors_to_stderr(&result.errors, dests);
-        if !result.errors.is_empty() {
-            EXIT_INPUT
-        } else if report::gated(&result, &run) > 0 {
-            EXIT_FINDINGS
-        } else {
-            EXIT_OK
-        }
+        emit_scan(&saved.into_scan(), &run, out_args, dests, color)
     } else {
         let outcome = saved.into_outcome();
         if !outcome.include_unchanged && dests.iter().any(|(f, _)| *f == Format::Codequality) {
@@ -1397,21 +1330,76 @@ fn write_saved(
                  current finding, and this report only those of the targets the change touched"
             );
         }
-        let view = report::View::diff(&outcome, &run, outcome.include_unchanged);
-        let written = write_reports(dests, |format, out| {
-            render(format, out_args, &files, &view, out, |out| match format {
-                Format::Text => {
-                    out.write_all(report::text::render_diff(&outcome, &run, color).as_bytes())
-                }
-                _ => report::json::write_diff(&outcome, &run, out),
-            })
-        });
-        if let Err(code) = written {
-            return code;
-        }
-        errors_to_stderr(&outcome.errors, dests);
-        diff_exit(&outcome, &run)
+        emit_diff(&outcome, &run, out_args, dests, color)
     }
+}
+
+/// Write a scan's reports and errors; its exit code (3 with errors, 1 at
+/// or above the gate, else 0).
+fn emit_scan(
+    result: &ScanResult,
+    run: &RunInfo,
+    out_args: &OutputArgs,
+    dests: &Destinations,
+    color: bool,
+) -> i32 {
+    let view = report::View::scan(result, run);
+    let written = write_reports(dests, |format, out| {
+        render(
+            format,
+            out_args,
+            &Default::default(),
+            &view,
+            out,
+            |out| match format {
+                Format::Text => out.write_all(report::text::render(result, run, color).as_bytes()),
+                _ => report::json::write(result, run, out),
+            },
+        )
+    });
+    if let Err(code) = written {
+        return code;
+    }
+    errors_to_stderr(&result.errors, dests);
+    if !result.errors.is_empty() {
+        EXIT_INPUT
+    } else if report::gated(result, run) > 0 {
+        EXIT_FINDINGS
+    } else {
+        EXIT_OK
+    }
+}
+
+/// Write a diff's reports and errors (templates read where the flag files
+/// say); its exit code.
+fn emit_diff(
+    outcome: &compare::Outcome,
+    run: &RunInfo,
+    out_args: &OutputArgs,
+    dests: &Destinations,
+    color: bool,
+) -> i32 {
+    let view = report::View::diff(outcome, run, outcome.include_unchanged);
+    let written = write_reports(dests, |format, out| {
+        render(
+            format,
+            out_args,
+            &outcome.flag_files,
+            &view,
+            out,
+            |out| match format {
+                Format::Text => {
+                    out.write_all(report::text::render_diff(outcome, run, color).as_bytes())
+                }
+                _ => report::json::write_diff(outcome, run, out),
+            },
+        )
+    });
+    if let Err(code) = written {
+        return code;
+    }
+    errors_to_stderr(&outcome.errors, dests);
+    diff_exit(outcome, run)
 }
 
 /// A diff's exit code: 3 with head-side errors, 1 with new findings at or
