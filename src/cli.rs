@@ -49,6 +49,9 @@ enum Command {
     /// Join the JSON reports of the shards of one run (`--shard I/N`) into the report one
     /// unsharded run would have written, in any format.
     Merge(MergeArgs),
+    /// Publish a saved `kpsa diff --format json` report to a pull request.
+    #[command(subcommand)]
+    Publish(PublishTarget),
     /// List every check with its tier, severity and policy versions.
     Checks,
     /// Explain a check: what it looks at, why it matters, a failing example and the fix.
@@ -158,6 +161,75 @@ struct ReportArgs {
     input: PathBuf,
     #[command(flatten)]
     out: OutputArgs,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum PublishTarget {
+    /// Inline review comments on the lines the pull request adds (with suggested
+    /// fixes), one sticky summary comment, replies to earlier threads whose finding
+    /// is gone; optionally a commit status and a SARIF upload. Exit: the report's
+    /// gate; 2 for an invalid report or one not for the pull request's head (nothing
+    /// posted); 3 when GitHub fails after retries.
+    Github(PublishGithubArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct PublishGithubArgs {
+    /// The `kpsa diff --format json` report (`-`: standard input). It is checked
+    /// against its schema and the pull request's head commit before anything is posted.
+    #[arg(long, value_name = "FILE")]
+    report: PathBuf,
+    /// OWNER/NAME (default: $GITHUB_REPOSITORY).
+    #[arg(long)]
+    repo: Option<String>,
+    /// The pull request number (default: from the Actions event; for workflow_run,
+    /// the open pull request whose head is the run's head commit).
+    #[arg(long)]
+    pr: Option<u64>,
+    /// The head commit you expect the report and the pull request to have.
+    #[arg(long, value_name = "SHA")]
+    head_sha: Option<String>,
+    /// The REST API URL (default: $GITHUB_API_URL, else https://api.github.com;
+    /// GitHub Enterprise Server: https://HOST/api/v3).
+    #[arg(long, value_name = "URL")]
+    api_url: Option<String>,
+    /// The GraphQL URL (default: $GITHUB_GRAPHQL_URL, else derived from the API URL;
+    /// GitHub Enterprise Server: https://HOST/api/graphql).
+    #[arg(long, value_name = "URL")]
+    graphql_url: Option<String>,
+    /// The environment variable that holds the token (a token is never a flag value).
+    #[arg(long, value_name = "NAME", default_value = "GITHUB_TOKEN")]
+    token_env: String,
+    /// Where findings go: review (inline comments and the summary), summary, off.
+    #[arg(long, value_enum, default_value = "review")]
+    comment: CommentArg,
+    /// Most new inline comments per run, most severe first; the rest go to the summary.
+    #[arg(long, default_value_t = 30)]
+    max_comments: usize,
+    /// Post the gate as commit status `kpsa` on the head commit (for branch protection).
+    #[arg(long)]
+    status: bool,
+    /// Read what is needed, and print each write as one JSON line instead of sending it.
+    #[arg(long)]
+    dry_run: bool,
+    /// Upload this SARIF file through the code-scanning API (for CI systems other than
+    /// Actions, where github/codeql-action/upload-sarif does it).
+    #[arg(long, value_name = "FILE")]
+    upload_sarif: Option<PathBuf>,
+    /// The ref of the SARIF upload (default: refs/pull/N/head).
+    #[arg(long, value_name = "REF")]
+    sarif_ref: Option<String>,
+    /// The label that approves the suppressions the change adds, when applied by a
+    /// user with write permission.
+    #[arg(long, value_name = "LABEL", default_value = "kpsa-approved")]
+    approval_label: String,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum CommentArg {
+    Review,
+    Summary,
+    Off,
 }
 
 #[derive(clap::Args, Debug)]
@@ -394,7 +466,11 @@ pub fn run(args: impl IntoIterator<Item = String>) -> i32 {
         Command::Scan(a) | Command::Accept(AcceptArgs { scan: a, .. }) => apply_limits(&a.common),
         Command::Diff(a) => apply_limits(&a.common),
         Command::Targets(a) => apply_limits(&a.common),
-        Command::Report(_) | Command::Merge(_) | Command::Checks | Command::Explain { .. } => {}
+        Command::Report(_)
+        | Command::Merge(_)
+        | Command::Publish(_)
+        | Command::Checks
+        | Command::Explain { .. } => {}
     }
     match cli.command {
         Command::Scan(args) => run_scan(args, dests),
@@ -403,6 +479,7 @@ pub fn run(args: impl IntoIterator<Item = String>) -> i32 {
         Command::Diff(args) => run_diff(args, dests),
         Command::Report(args) => run_report(args, dests),
         Command::Merge(args) => run_merge(args, dests),
+        Command::Publish(PublishTarget::Github(args)) => run_publish_github(args),
         Command::Checks => {
             for c in CHECKS {
                 println!(
@@ -1273,6 +1350,64 @@ fn read_saved(path: &Path) -> Result<report::saved::Saved, String> {
     report::saved::load(&text, &name)
 }
 
+/// `kpsa publish github`: the report's gate, 2 for a bad report or
+/// context (nothing posted), 3 when GitHub fails.
+fn run_publish_github(a: PublishGithubArgs) -> i32 {
+    use crate::publish::github::{self, CommentMode, Failure};
+    let opts = github::Options {
+        report: a.report,
+        flags: github::context::Flags {
+            repo: a.repo,
+            pr: a.pr,
+            api_url: a.api_url,
+            graphql_url: a.graphql_url,
+        },
+        head_sha: a.head_sha,
+        token_env: a.token_env,
+        max_comments: a.max_comments,
+        comment: match a.comment {
+            CommentArg::Review => CommentMode::Review,
+            CommentArg::Summary => CommentMode::Summary,
+            CommentArg::Off => CommentMode::Off,
+        },
+        status: a.status,
+        dry_run: a.dry_run,
+        upload_sarif: a.upload_sarif,
+        sarif_ref: a.sarif_ref,
+        approval_label: a.approval_label,
+    };
+    let env = |k: &str| std::env::var(k).ok();
+    match github::publish(&opts, &env) {
+        Ok(p) => {
+            eprintln!(
+                "kpsa: pull request #{}: {} inline comments, {} findings in the summary only, {} replies{}; \
+                 API requests: {} reads, {} writes, {} retries",
+                p.pull,
+                p.inline,
+                p.summary_only,
+                p.replies,
+                if p.fallback {
+                    ", annotations (the token may not write)"
+                } else {
+                    ""
+                },
+                p.calls.reads,
+                p.calls.writes,
+                p.calls.retries
+            );
+            p.exit
+        }
+        Err(Failure::Usage(m)) => {
+            eprintln!("{}", report::escape::log(&format!("kpsa: {m}")));
+            EXIT_USAGE
+        }
+        Err(Failure::Api(m)) => {
+            eprintln!("{}", report::escape::log(&format!("kpsa: GitHub: {m}")));
+            EXIT_INPUT
+        }
+    }
+}
+
 /// `kpsa merge`: the shards joined, written like `kpsa report`; the exit
 /// code is recomputed for the whole.
 fn run_merge(args: MergeArgs, dests: Destinations) -> i32 {
@@ -1399,24 +1534,7 @@ fn emit_diff(
         return code;
     }
     errors_to_stderr(&outcome.errors, dests);
-    diff_exit(outcome, run)
-}
-
-/// A diff's exit code: 3 with head-side errors, 1 with new findings at or
-/// above the gate, else 0.
-fn diff_exit(outcome: &compare::Outcome, run: &RunInfo) -> i32 {
-    let gated = outcome
-        .findings
-        .iter()
-        .filter(|c| c.status == crate::diff::Status::New && run.gates(&c.finding))
-        .count();
-    if !outcome.errors.is_empty() {
-        EXIT_INPUT
-    } else if gated > 0 {
-        EXIT_FINDINGS
-    } else {
-        EXIT_OK
-    }
+    report::diff_exit(outcome, run)
 }
 
 /// Errors reach the CI log whatever the formats: when no text report goes

@@ -1,10 +1,10 @@
 //! Publishing a saved `diff` report to a pull or merge request: the pure
 //! parts shared by GitHub and GitLab — which lines a comment may go on, the
 //! suggested fixes, and the plan of writes (inline comments, summary,
-//! replies to threads whose finding is gone). The transports that execute
-//! a plan come with the publishing issues (#8, #9); nothing here touches
-//! the network.
+//! replies to threads whose finding is gone). `github` executes a plan
+//! through the GitHub API; the rest never touches the network.
 
+pub mod github;
 pub mod hunks;
 pub mod plan;
 pub mod suggest;

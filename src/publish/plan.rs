@@ -14,6 +14,10 @@ use crate::diff::Status;
 use crate::report::markdown::{self, Templates};
 use crate::report::{Item, View};
 
+/// Characters of a comment kept for the publisher's own lines under the
+/// summary (where the findings went, approvals).
+pub const PUBLISHER_LINES: usize = 1024;
+
 /// One of kpsa's earlier inline comments (found by its marker and author).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Thread {
@@ -99,14 +103,17 @@ pub fn plan(
     let mut resolve_outdated = Vec::new();
     for item in new {
         let fp = &item.finding.fingerprint;
-        let open: Vec<&Thread> = existing
+        let threads: Vec<&Thread> = existing
             .threads
             .iter()
-            .filter(|t| &t.fingerprint == fp && !t.resolved)
+            .filter(|t| &t.fingerprint == fp)
             .collect();
-        if open.iter().any(|t| !t.outdated) {
-            continue; // already commented, wherever its line moved
+        if threads.iter().any(|t| !t.outdated) {
+            // Already commented, wherever its line moved; a thread a
+            // reviewer resolved is not reopened by a repost either.
+            continue;
         }
+        let open: Vec<&Thread> = threads.into_iter().filter(|t| !t.resolved).collect();
         let Some(a) = item.attributed else {
             summary_only.push((fp.clone(), "not on a line the change adds"));
             continue;
@@ -182,7 +189,12 @@ pub fn plan(
         summary_only,
         replies,
         resolve_outdated,
-        summary: markdown::summary(view, templates, None)?,
+        summary: markdown::summary_within(
+            view,
+            templates,
+            None,
+            markdown::MAX_CHARS - PUBLISHER_LINES,
+        )?,
         summary_id: existing.summary_id,
     })
 }

@@ -289,6 +289,17 @@ pub fn summary(
     templates: &Templates,
     link_base: Option<&str>,
 ) -> Result<String, String> {
+    summary_within(view, templates, link_base, MAX_CHARS)
+}
+
+/// [`summary`] in at most `max_chars` characters (a publisher adds its own
+/// lines to the comment).
+pub fn summary_within(
+    view: &View,
+    templates: &Templates,
+    link_base: Option<&str>,
+    max_chars: usize,
+) -> Result<String, String> {
     let diff = view.diff.is_some();
     // What the summary lists: new findings in diff, every finding in scan.
     let mut shown: Vec<&Item> = view
@@ -450,14 +461,14 @@ pub fn summary(
     let mut limit = total.max(status(Status::Fixed));
     loop {
         let text = templates.render("summary", &make(limit))?;
-        if text.chars().count() <= MAX_CHARS {
+        if text.chars().count() <= max_chars {
             return Ok(text);
         }
         if limit == 0 {
-            let cut: String = text.chars().take(MAX_CHARS - 200).collect();
+            let cut: String = text.chars().take(max_chars - 200).collect();
             return Ok(format!(
                 "{cut}\n\n> The summary was cut at {} characters; the JSON report holds everything.\n",
-                MAX_CHARS - 200
+                max_chars - 200
             ));
         }
         limit = limit * 4 / 5;

@@ -144,6 +144,23 @@ pub fn gated(result: &ScanResult, run: &RunInfo) -> usize {
     result.findings.iter().filter(|f| run.gates(f)).count()
 }
 
+/// A diff's exit code: 3 with head-side errors, 1 with new findings at or
+/// above the gate, else 0.
+pub fn diff_exit(outcome: &crate::compare::Outcome, run: &RunInfo) -> i32 {
+    let gated = outcome
+        .findings
+        .iter()
+        .filter(|c| c.status == crate::diff::Status::New && run.gates(&c.finding))
+        .count();
+    if !outcome.errors.is_empty() {
+        crate::cli::EXIT_INPUT
+    } else if gated > 0 {
+        crate::cli::EXIT_FINDINGS
+    } else {
+        crate::cli::EXIT_OK
+    }
+}
+
 /// One finding as the reports show it.
 #[derive(Debug, Clone)]
 pub struct Item<'a> {
