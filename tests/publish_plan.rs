@@ -110,7 +110,18 @@ fn re_runs_and_limits() {
     let p = plan_for(&repo, &outdated, 30);
     assert_eq!(p.inline.len(), 2);
     assert_eq!(p.resolve_outdated, vec!["T7".to_string()]);
-    // A thread whose finding is gone gets a reply (escaped) and is resolved.
+    // A thread a reviewer resolved is not reopened by a repost.
+    let resolved = Existing {
+        threads: vec![Thread {
+            resolved: true,
+            ..thread(&first.inline[0].fingerprint, 8, false)
+        }],
+        summary_id: None,
+    };
+    let p = plan_for(&repo, &resolved, 30);
+    assert_eq!(p.inline.len(), 1, "{:?}", p.inline);
+    assert!(p.replies.is_empty());
+    // A thread whose finding is gone from the head gets a "fixed" reply (escaped) and is resolved.
     let gone = Existing {
         threads: vec![thread("kpsa/v1:00000000000000000000000000000000", 5, false)],
         summary_id: None,
@@ -119,7 +130,7 @@ fn re_runs_and_limits() {
     assert_eq!(p.replies.len(), 1);
     assert_eq!(p.replies[0].comment_id, 5);
     assert!(
-        p.replies[0].body.contains("No longer new in abc123"),
+        p.replies[0].body.contains("Fixed in abc123."),
         "{}",
         p.replies[0].body
     );

@@ -169,10 +169,8 @@ pub fn plan(
                 "No longer new in {}: the base has this finding too.",
                 opts.head_sha
             ),
-            None => format!(
-                "No longer new in {}: the change no longer touches what renders it.",
-                opts.head_sha
-            ),
+            // Not in the report: the head no longer has it.
+            None => format!("Fixed in {}.", opts.head_sha),
         };
         replies.push(Reply {
             comment_id: t.comment_id,

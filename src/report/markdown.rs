@@ -74,7 +74,7 @@ impl Templates {
 /// Context keys whose strings are kpsa's own text (markers, icons, check
 /// ids and documentation, settings, links built from `--link-base`): not
 /// escaped. Every other string in a template context came from the input.
-const TRUSTED_KEYS: [&str; 15] = [
+const TRUSTED_KEYS: [&str; 16] = [
     "marker",
     "icon",
     "why",
@@ -89,6 +89,7 @@ const TRUSTED_KEYS: [&str; 15] = [
     "command",
     "severity",
     "tier",
+    "breaks",
     "link",
 ];
 
@@ -133,6 +134,8 @@ pub struct FindingCtx {
     pub check: &'static str,
     pub severity: &'static str,
     pub tier: &'static str,
+    /// What the finding breaks: `PSS baseline`, `PSS restricted`, `OWASP K01 hardening`.
+    pub breaks: &'static str,
     /// 🔴 high, 🟠 medium, 🔵 low.
     pub icon: &'static str,
     pub message: String,
@@ -178,6 +181,11 @@ pub fn finding_ctx(item: &Item, link_base: Option<&str>) -> FindingCtx {
         check: f.check,
         severity: f.severity.as_str(),
         tier: f.tier.as_str(),
+        breaks: match f.tier {
+            crate::policy::Tier::Baseline => "PSS baseline",
+            crate::policy::Tier::Restricted => "PSS restricted",
+            crate::policy::Tier::Hardened => "OWASP K01 hardening",
+        },
         icon: icon(f.severity),
         message: f.message.clone(),
         workload: f.object.display(),
@@ -544,7 +552,7 @@ mod tests {
         };
         let t = Templates::new(&[]).unwrap();
         let c = comment(&item, &t).unwrap();
-        assert!(c.starts_with("<!-- kpsa:finding kpsa/v1:0123456789abcdef0123456789abcdef -->\n🔴 **kpsa `privileged`** (high): privileged (container &quot;app&quot;"), "{c}");
+        assert!(c.starts_with("<!-- kpsa:finding kpsa/v1:0123456789abcdef0123456789abcdef -->\n🔴 **kpsa `privileged`** (high · breaks PSS baseline): privileged (container &quot;app&quot;"), "{c}");
         assert!(
             c.contains(
                 "Deployment prod/web, container <code>app</code> · target <code>web-prod</code>"

@@ -159,19 +159,25 @@ impl Api {
                 .map_err(|e| format!("cannot build the GitHub client: {e}"))
         };
         let base = format!("{rest_origin}{rest_path}");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+        // octocrab's service starts its worker on the runtime it is built in.
+        let (rest, graphql) = {
+            let _in = rt.enter();
+            (build(&base)?, build(&gql_origin)?)
+        };
         Ok(Api {
-            rest: build(&base)?,
-            graphql: build(&gql_origin)?,
+            rest,
+            graphql,
             graphql_path: if graphql_path.is_empty() {
                 "/".into()
             } else {
                 graphql_path
             },
             base,
-            rt: tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| format!("cannot start the async runtime: {e}"))?,
+            rt,
             dry_run,
             calls: Cell::new(Calls::default()),
             backoff: Duration::from_secs(1),
