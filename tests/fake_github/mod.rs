@@ -81,6 +81,8 @@ pub struct State {
     pub page_cap: usize,
     pub log: Vec<Logged>,
     pub violations: Vec<String>,
+    /// Release archives, served without a token at their path.
+    pub assets: BTreeMap<String, Vec<u8>>,
     next_id: u64,
 }
 
@@ -321,6 +323,7 @@ impl FakeGitHub {
             page_cap: 100,
             log: Vec::new(),
             violations: Vec::new(),
+            assets: BTreeMap::new(),
             next_id: 1000,
         }));
         let handler = Handler {
@@ -370,6 +373,9 @@ impl Respond for Handler {
         let mut st = self.state.lock().unwrap();
         let method = req.method.as_str().to_string();
         let full_path = req.url.path().to_string();
+        if let Some(bytes) = st.assets.get(&full_path) {
+            return ResponseTemplate::new(200).set_body_bytes(bytes.clone());
+        }
         let body: Value = if req.body.is_empty() {
             Value::Null
         } else {
