@@ -718,3 +718,77 @@ fn a_pending_suppression_is_approved_only_by_a_label_from_a_writer() {
         );
     });
 }
+
+/// The API calls of one run for 1,000 new findings on 50 files: bounded by
+/// the list pages plus two writes (one review, one summary). bench/github-calls.sh
+/// prints the numbers for docs/performance.md.
+#[test]
+fn api_calls_for_a_thousand_findings_on_fifty_files() {
+    let repo = Repo::new("");
+    repo.write(".kpsa.yaml", "version: 1\nfail-on: baseline\n");
+    repo.write(
+        "raw/keep.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: keep\n",
+    );
+    repo.commit("base");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    for f in 0..50 {
+        let pods: Vec<String> = (0..20)
+            .map(|p| format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p{f}-{p}\nspec:\n  containers:\n    - name: app\n      image: app:1\n      securityContext:\n        privileged: true\n        runAsNonRoot: true\n        allowPrivilegeEscalation: false\n        capabilities:\n          drop: [ALL]\n        seccompProfile:\n          type: RuntimeDefault\n"))
+            .collect();
+        repo.write(&format!("raw/f{f:02}.yaml"), &pods.join("---\n"));
+    }
+    repo.commit("1,000 privileged pods");
+    let pr = Pr::new(repo, false);
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(pr.work.path().join("report.json")).unwrap())
+            .unwrap();
+    let new = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["status"] == "new" && f["check"] == "privileged")
+        .count();
+    assert_eq!(new, 1000, "{}", report["summary"]);
+    let count = |pr: &Pr| {
+        pr.fake.with(|s| {
+            let reads = s
+                .log
+                .iter()
+                .filter(|l| {
+                    l.method == "GET"
+                        || (l.path.ends_with("graphql")
+                            && !l.body["query"]
+                                .as_str()
+                                .unwrap_or("")
+                                .starts_with("mutation"))
+                })
+                .count();
+            (reads, s.writes().len())
+        })
+    };
+    let run = pr.publish(&[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let (reads, writes) = count(&pr);
+    println!("first run: {reads} reads, {writes} writes");
+    assert_eq!(writes, 2, "one review and one summary");
+    // The pull request, 1 page of 50 files, viewer, 1 page of review comments, 1 of issue comments.
+    assert_eq!(reads, 5);
+    pr.fake.with(|s| {
+        assert_eq!(s.kpsa_review_comments().len(), 30, "--max-comments 30");
+        s.log.clear();
+    });
+    let again = pr.publish(&[]);
+    assert_eq!(again.code, 1);
+    let (reads, writes) = count(&pr);
+    println!("second run: {reads} reads, {writes} writes");
+    // --max-comments counts this run's new comments: the next 30, in one
+    // review, and the summary edited; the first 30 are not posted again.
+    assert_eq!(writes, 2);
+    pr.fake.with(|s| {
+        assert_eq!(s.kpsa_review_comments().len(), 60);
+        assert_eq!(s.issue_comments.len(), 1);
+    });
+    // Plus the review threads (GraphQL, one page of 30).
+    assert_eq!(reads, 6);
+}
