@@ -3,7 +3,7 @@
 //! SARIF uploads), and as strict as GitHub where kpsa could go wrong:
 //!
 //! - every request is checked against GitHub's OpenAPI description
-//!   (`../shared/schemas/github-pulls-openapi-subset.json` and
+//!   (`tests/fixtures/github-pulls-openapi-subset.json`, a copy of the shared subset, and
 //!   `tests/fixtures/github-openapi-extra.json`, cut from the same source):
 //!   the path and method must exist, query parameters must be declared,
 //!   request bodies must match their schema; a violation is recorded and
@@ -217,7 +217,7 @@ impl Spec {
         let root = env!("CARGO_MANIFEST_DIR");
         let mut ops = Vec::new();
         for file in [
-            format!("{root}/../shared/schemas/github-pulls-openapi-subset.json"),
+            format!("{root}/tests/fixtures/github-pulls-openapi-subset.json"),
             format!("{root}/tests/fixtures/github-openapi-extra.json"),
         ] {
             let mut doc: Value =
