@@ -35,6 +35,7 @@ fn plan_for(repo: &Repo, existing: &Existing, max_comments: usize) -> Plan {
         &Options {
             max_comments,
             head_sha: "abc123",
+            suggestion_fence: "suggestion",
         },
     )
     .unwrap()

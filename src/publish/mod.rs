@@ -4,7 +4,10 @@
 //! replies to threads whose finding is gone). `github` executes a plan
 //! through the GitHub API; the rest never touches the network.
 
+pub mod footer;
 pub mod github;
+pub mod http;
 pub mod hunks;
+pub mod input;
 pub mod plan;
 pub mod suggest;

@@ -75,6 +75,9 @@ pub struct Options<'a> {
     pub max_comments: usize,
     /// The head commit the report is for (named in "fixed in" replies).
     pub head_sha: &'a str,
+    /// The info string of a suggestion block: `suggestion` on GitHub,
+    /// `suggestion:-0+0` (this line only) on GitLab.
+    pub suggestion_fence: &'a str,
 }
 
 /// Compute the plan.
@@ -119,7 +122,7 @@ pub fn plan(
             continue;
         };
         if !hunks.contains(&a.path, a.line) {
-            summary_only.push((fp.clone(), "its line is not in the pull request's diff"));
+            summary_only.push((fp.clone(), "its line is not in the change's diff"));
             continue;
         }
         if inline.len() >= opts.max_comments {
@@ -129,7 +132,7 @@ pub fn plan(
         resolve_outdated.extend(open.iter().filter_map(|t| t.thread_id.clone()));
         let mut body = markdown::comment(item, templates)?;
         if let Some(fixed) = suggestion(item, view) {
-            body.push_str(&format!("\n```suggestion\n{fixed}\n```\n"));
+            body.push_str(&format!("\n```{}\n{fixed}\n```\n", opts.suggestion_fence));
         }
         inline.push(Inline {
             fingerprint: fp.clone(),

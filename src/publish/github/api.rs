@@ -18,66 +18,11 @@ use std::time::Duration;
 use http::{HeaderMap, Method, StatusCode};
 use serde_json::Value;
 
-/// Attempts of one request (the first and its retries).
-const ATTEMPTS: u32 = 4;
-/// The longest kpsa waits for a rate limit before giving up.
-const MAX_WAIT: Duration = Duration::from_secs(300);
-/// Pages followed for one list (100 items each).
-const MAX_PAGES: usize = 300;
-
-/// Why a request failed.
-#[derive(Debug)]
-pub enum ApiError {
-    /// `403 Resource not accessible by integration`: the token may not
-    /// write here (a fork's pull request, a read-only token).
-    NotAllowed(String),
-    /// GitHub answered with this status (after retries where they apply).
-    Status {
-        status: u16,
-        message: String,
-        what: String,
-    },
-    /// No answer: connection, timeout, an unreadable response.
-    Transport(String),
-}
-
-impl std::fmt::Display for ApiError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ApiError::NotAllowed(w) => write!(f, "{w}: 403 Resource not accessible by integration"),
-            ApiError::Status {
-                status,
-                message,
-                what,
-            } => write!(f, "{what}: HTTP {status}: {message}"),
-            ApiError::Transport(m) => f.write_str(m),
-        }
-    }
-}
-
-impl ApiError {
-    pub fn status(&self) -> Option<u16> {
-        match self {
-            ApiError::Status { status, .. } => Some(*status),
-            _ => None,
-        }
-    }
-}
-
-/// Requests made, for the summary line and the API-call benchmark.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Calls {
-    pub reads: usize,
-    pub writes: usize,
-    pub retries: usize,
-}
-
-/// One answer.
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
+use crate::publish::http::{
+    self as shared, Answer, MAX_PAGES, Retry, Verdict, error_chain, header_u64, parse,
+    print_planned,
+};
+pub use crate::publish::http::{ApiError, Calls};
 
 /// A GitHub API endpoint pair (REST and GraphQL) with a token.
 pub struct Api {
@@ -93,39 +38,6 @@ pub struct Api {
     backoff: Duration,
 }
 
-/// Split `url` into its origin (`scheme://host[:port]`) and path, refusing
-/// anything but https (plain http only to a loopback address, for tests
-/// and local proxies): the token travels with every request.
-pub fn origin_and_path(url: &str, what: &str) -> Result<(String, String), String> {
-    let uri: http::Uri = url
-        .parse()
-        .map_err(|e| format!("{what} {url:?} is not a URL: {e}"))?;
-    let host = uri
-        .host()
-        .ok_or_else(|| format!("{what} {url:?} has no host"))?;
-    let loopback = host == "localhost"
-        || host
-            .trim_matches(['[', ']'])
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|a| a.is_loopback());
-    match uri.scheme_str() {
-        Some("https") => {}
-        Some("http") if loopback => {}
-        _ => {
-            return Err(format!(
-                "{what} {url:?} must be https (http only to a loopback address): the token is sent with every request"
-            ));
-        }
-    }
-    let origin = format!(
-        "{}://{}",
-        uri.scheme_str().unwrap_or("https"),
-        uri.authority().map_or(host, |a| a.as_str())
-    );
-    let path = uri.path().trim_end_matches('/').to_string();
-    Ok((origin, path))
-}
-
 impl Api {
     pub fn new(
         api_url: &str,
@@ -133,20 +45,9 @@ impl Api {
         token: &str,
         dry_run: bool,
     ) -> Result<Self, String> {
-        // One crypto provider for rustls; installing it twice is harmless.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let (rest_origin, rest_path) = origin_and_path(api_url, "--api-url")?;
-        let (gql_origin, graphql_path) = origin_and_path(graphql_url, "--graphql-url")?;
+        let (rest_origin, rest_path) = shared::origin_and_path(api_url, "--api-url")?;
+        let (gql_origin, graphql_path) = shared::origin_and_path(graphql_url, "--graphql-url")?;
         let build = |base: &str| -> Result<octocrab::Octocrab, String> {
-            let client = reqwest::Client::builder()
-                .connect_timeout(Duration::from_secs(15))
-                .timeout(Duration::from_secs(90))
-                .user_agent(concat!("kpsa/", env!("CARGO_PKG_VERSION")))
-                // GitHub does not redirect the API calls kpsa makes; a
-                // redirect would carry the token's request elsewhere.
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
             octocrab::Octocrab::builder()
                 .base_uri(base)
                 .map_err(|e| format!("API URL {base:?}: {e}"))?
@@ -155,14 +56,11 @@ impl Api {
                     http::header::ACCEPT,
                     "application/vnd.github+json".to_string(),
                 )
-                .build_with_reqwest(client)
+                .build_with_reqwest(shared::client(HeaderMap::new())?)
                 .map_err(|e| format!("cannot build the GitHub client: {e}"))
         };
         let base = format!("{rest_origin}{rest_path}");
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+        let rt = shared::runtime()?;
         // octocrab's service starts its worker on the runtime it is built in.
         let (rest, graphql) = {
             let _in = rt.enter();
@@ -190,12 +88,6 @@ impl Api {
 
     pub fn dry_run(&self) -> bool {
         self.dry_run
-    }
-
-    fn count(&self, f: impl FnOnce(&mut Calls)) {
-        let mut c = self.calls.get();
-        f(&mut c);
-        self.calls.set(c);
     }
 
     /// Send one request once.
@@ -230,8 +122,8 @@ impl Api {
         })
     }
 
-    /// Send with retries. `landed` is asked, after an ambiguous failure of
-    /// a write, whether it took effect; then it is not sent again.
+    /// Send with retries (`crate::publish::http::Retry`). `landed` is
+    /// asked, after an ambiguous failure of a write, whether it took effect.
     fn request(
         &self,
         graphql: bool,
@@ -241,69 +133,43 @@ impl Api {
         landed: &dyn Fn(&Api) -> Result<bool, ApiError>,
     ) -> Result<Option<Answer>, ApiError> {
         let what = format!("{method} {}", if graphql { "graphql" } else { path });
-        let write = method != Method::GET;
-        let mut last = String::new();
-        for attempt in 0..ATTEMPTS {
-            if attempt > 0 {
-                self.count(|c| c.retries += 1);
-            }
-            self.count(|c| if write { c.writes += 1 } else { c.reads += 1 });
-            let answer = match self.send(graphql, &method, path, body) {
-                Ok(a) => a,
-                Err(e) => {
-                    // No answer: the write may have landed.
-                    last = e;
-                    std::thread::sleep(self.backoff * 2u32.pow(attempt));
-                    if write && landed(self)? {
-                        return Ok(None);
-                    }
-                    continue;
-                }
-            };
-            let status = answer.status;
-            if status.is_success() {
-                return Ok(Some(answer));
-            }
-            let message = message_of(&answer.body);
-            if status == StatusCode::FORBIDDEN
+        let retry = Retry {
+            what: what.clone(),
+            write: method != Method::GET,
+            backoff: self.backoff,
+            calls: &self.calls,
+            server: "GitHub",
+        };
+        let judge = |a: &Answer| {
+            let message = message_of(&a.body);
+            if a.status == StatusCode::FORBIDDEN
                 && message.contains("Resource not accessible by integration")
             {
-                return Err(ApiError::NotAllowed(what));
+                return Verdict::Fail(ApiError::NotAllowed(what.clone()));
             }
-            let limited = status == StatusCode::TOO_MANY_REQUESTS
-                || (status == StatusCode::FORBIDDEN
+            let limited = a.status == StatusCode::TOO_MANY_REQUESTS
+                || (a.status == StatusCode::FORBIDDEN
                     && (message.to_lowercase().contains("rate limit")
-                        || answer.headers.contains_key(http::header::RETRY_AFTER)
-                        || header_u64(&answer.headers, "x-ratelimit-remaining") == Some(0)));
-            let ambiguous = status.is_server_error();
-            if !(limited || ambiguous) || attempt + 1 == ATTEMPTS {
-                return Err(ApiError::Status {
-                    status: status.as_u16(),
+                        || a.headers.contains_key(http::header::RETRY_AFTER)
+                        || header_u64(&a.headers, "x-ratelimit-remaining") == Some(0)));
+            if limited {
+                Verdict::Limited
+            } else if a.status.is_server_error() {
+                Verdict::Ambiguous
+            } else {
+                Verdict::Fail(ApiError::Status {
+                    status: a.status.as_u16(),
                     message,
-                    what,
-                });
+                    what: what.clone(),
+                })
             }
-            let wait = wait_of(&answer.headers).unwrap_or(self.backoff * 2u32.pow(attempt));
-            if wait > MAX_WAIT {
-                return Err(ApiError::Status {
-                    status: status.as_u16(),
-                    message: format!(
-                        "{message} (GitHub asks to wait {} s; kpsa waits at most {} s)",
-                        wait.as_secs(),
-                        MAX_WAIT.as_secs()
-                    ),
-                    what,
-                });
-            }
-            last = format!("HTTP {}: {message}", status.as_u16());
-            std::thread::sleep(wait);
-            if ambiguous && write && landed(self)? {
-                return Ok(None);
-            }
-        }
-        Err(ApiError::Transport(format!(
-            "{what}: no answer after {ATTEMPTS} attempts: {last}"
-        )))
+        };
+        retry.run(
+            &|| self.send(graphql, &method, path, body),
+            &judge,
+            &message_of,
+            &|| landed(self),
+        )
     }
 
     /// GET one JSON document.
@@ -354,7 +220,7 @@ impl Api {
         landed: &dyn Fn(&Api) -> Result<bool, ApiError>,
     ) -> Result<Option<Value>, ApiError> {
         if self.dry_run {
-            print_planned(method.as_str(), path, body);
+            print_planned(&method, path, body);
             return Ok(None);
         }
         match self.request(false, method, path, Some(body), landed)? {
@@ -380,7 +246,7 @@ impl Api {
     pub fn mutate(&self, query: &str, variables: Value) -> Result<Option<Value>, ApiError> {
         let body = serde_json::json!({"query": query, "variables": variables});
         if self.dry_run {
-            print_planned("POST", "graphql", &body);
+            print_planned(&Method::POST, "graphql", &body);
             return Ok(None);
         }
         match self.request(true, Method::POST, &self.graphql_path, Some(&body), &|_| {
@@ -390,19 +256,6 @@ impl Api {
             None => Ok(None),
         }
     }
-}
-
-/// One planned write of a dry run, as a JSON line on standard output.
-fn print_planned(method: &str, path: &str, body: &Value) {
-    println!(
-        "{}",
-        serde_json::json!({"method": method, "path": path, "body": body})
-    );
-}
-
-fn parse(body: &str, what: &str) -> Result<Value, ApiError> {
-    serde_json::from_str(body)
-        .map_err(|e| ApiError::Transport(format!("{what}: the answer is not JSON: {e}")))
 }
 
 /// The `data` of a GraphQL answer; its `errors` are a failure.
@@ -455,27 +308,6 @@ fn message_of(body: &str) -> String {
     m.replace(['\n', '\r'], " ")
 }
 
-fn header_u64(h: &HeaderMap, name: &str) -> Option<u64> {
-    h.get(name)?.to_str().ok()?.trim().parse().ok()
-}
-
-/// How long GitHub asks to wait: `Retry-After` seconds, else until
-/// `x-ratelimit-reset` when no request is left.
-fn wait_of(h: &HeaderMap) -> Option<Duration> {
-    if let Some(s) = header_u64(h, "retry-after") {
-        return Some(Duration::from_secs(s));
-    }
-    if header_u64(h, "x-ratelimit-remaining") == Some(0) {
-        let reset = header_u64(h, "x-ratelimit-reset")?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .ok()?
-            .as_secs();
-        return Some(Duration::from_secs(reset.saturating_sub(now) + 1));
-    }
-    None
-}
-
 /// The `rel="next"` link of a page, as a path relative to `base`; a link
 /// elsewhere is refused.
 fn next_link(h: &HeaderMap, base: &str) -> Result<Option<String>, String> {
@@ -497,17 +329,6 @@ fn next_link(h: &HeaderMap, base: &str) -> Result<Option<String>, String> {
         };
     }
     Ok(None)
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(c) = source {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        source = c.source();
-    }
-    s
 }
 
 #[cfg(test)]
@@ -535,27 +356,5 @@ mod tests {
             "a prefix of a path segment is not the base"
         );
         assert_eq!(next_link(&HeaderMap::new(), "https://x").unwrap(), None);
-    }
-
-    #[test]
-    fn the_token_goes_over_https_only() {
-        assert!(origin_and_path("https://api.github.com", "u").is_ok());
-        assert_eq!(
-            origin_and_path("http://127.0.0.1:8080/api/v3/", "u").unwrap(),
-            ("http://127.0.0.1:8080".to_string(), "/api/v3".to_string())
-        );
-        assert!(origin_and_path("http://ghe.example/api/v3", "u").is_err());
-        assert!(origin_and_path("ftp://ghe.example", "u").is_err());
-    }
-
-    #[test]
-    fn waits_as_github_asks() {
-        let mut h = HeaderMap::new();
-        h.insert("retry-after", "7".parse().unwrap());
-        assert_eq!(wait_of(&h), Some(Duration::from_secs(7)));
-        let mut h = HeaderMap::new();
-        h.insert("x-ratelimit-remaining", "3".parse().unwrap());
-        h.insert("x-ratelimit-reset", "1".parse().unwrap());
-        assert_eq!(wait_of(&h), None, "requests are left");
     }
 }

@@ -8,6 +8,8 @@
 
 use serde_json::Value;
 
+use crate::publish::input::is_sha;
+
 /// The pull request is named by the event (`pull_request`,
 /// `pull_request_target`), or must be looked up by the run's head commit
 /// (`workflow_run`, whose `pull_requests` is empty for forks).
@@ -122,11 +124,6 @@ fn from_event(env: &dyn Fn(&str) -> Option<String>) -> Result<Pull, String> {
         "no pull request in the {name:?} event; kpsa publishes on pull_request, pull_request_target \
          and workflow_run, or pass --pr N"
     ))
-}
-
-/// A full hexadecimal commit id (SHA-1 or SHA-256).
-pub fn is_sha(s: &str) -> bool {
-    (s.len() == 40 || s.len() == 64) && s.chars().all(|c| c.is_ascii_hexdigit())
 }
 
 #[cfg(test)]

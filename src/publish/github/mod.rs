@@ -23,7 +23,9 @@ use serde_json::{Value, json};
 
 use self::api::{Api, ApiError};
 use self::context::Pull;
+use super::footer::{self, Approval, footer};
 use super::hunks::Hunks;
+use super::input;
 use super::plan::{self, Existing, Inline, Thread};
 use crate::diff::Status;
 use crate::report::{self, escape, markdown};
@@ -88,42 +90,11 @@ pub struct Published {
     pub calls: api::Calls,
 }
 
-/// Whether the change's own suppressions are approved.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Approval {
-    NotNeeded,
-    NoLabel,
-    By(String),
-    Refused { actor: String, permission: String },
-}
-
 /// Publish. `env` reads the environment (the token among it).
 pub fn publish(opts: &Options, env: &dyn Fn(&str) -> Option<String>) -> Result<Published, Failure> {
     let name = opts.report.display().to_string();
-    let text = read_report(&opts.report).map_err(Failure::Usage)?;
-    let saved = report::saved::load(&text, &name).map_err(Failure::Usage)?;
-    drop(text);
-    if saved.command != "diff" {
-        return Err(Failure::Usage(format!(
-            "{name} is a `kpsa {}` report; kpsa publish github needs a `kpsa diff --format json` report",
-            saved.command
-        )));
-    }
-    let head = match &saved.head_commit {
-        Some(h) if context::is_sha(h) => h.clone(),
-        _ => {
-            return Err(Failure::Usage(format!(
-                "{name} has no head commit (a diff against the working tree): publish a diff of two commits"
-            )));
-        }
-    };
-    if let Some(h) = &opts.head_sha {
-        if !h.eq_ignore_ascii_case(&head) {
-            return Err(Failure::Usage(format!(
-                "{name} is for head {head}, not --head-sha {h}; nothing was posted"
-            )));
-        }
-    }
+    let input::Input { saved, head } =
+        input::load(&opts.report, "github", opts.head_sha.as_deref()).map_err(Failure::Usage)?;
     let ctx = context::resolve(&opts.flags, env).map_err(Failure::Usage)?;
     let token = env(&opts.token_env).filter(|t| !t.trim().is_empty()).ok_or_else(|| {
         Failure::Usage(format!(
@@ -201,6 +172,7 @@ pub fn publish(opts: &Options, env: &dyn Fn(&str) -> Option<String>) -> Result<P
                 &plan::Options {
                     max_comments: 0,
                     head_sha: &head,
+                    suggestion_fence: "suggestion",
                 },
             )
             .map_err(Failure::Usage)?;
@@ -240,21 +212,6 @@ pub fn publish(opts: &Options, env: &dyn Fn(&str) -> Option<String>) -> Result<P
     Ok(done)
 }
 
-fn read_report(path: &std::path::Path) -> Result<String, String> {
-    let name = path.display().to_string();
-    let mut text = String::new();
-    let limit = report::saved::MAX_BYTES as u64 + 1;
-    let r = if path.as_os_str() == "-" {
-        std::io::Read::read_to_string(&mut std::io::Read::take(std::io::stdin(), limit), &mut text)
-    } else {
-        std::fs::File::open(path).and_then(|f| {
-            std::io::Read::read_to_string(&mut std::io::Read::take(f, limit), &mut text)
-        })
-    };
-    r.map_err(|e| format!("cannot read {name}: {e}"))?;
-    Ok(text)
-}
-
 /// The open pull request whose head is `sha` (a `workflow_run` event:
 /// its `pull_requests` list is empty for forks).
 fn find_pull(api: &Api, repo: &str, sha: &str) -> Result<u64, Failure> {
@@ -290,9 +247,7 @@ fn approve_pending(
     saved: &mut report::saved::Saved,
     label: &str,
 ) -> Result<Approval, Failure> {
-    let pending =
-        |f: &report::saved::SavedFinding| f.finding.suppression.as_ref().is_some_and(|s| s.pending);
-    if !saved.findings.iter().any(pending) {
+    if !footer::has_pending(saved) {
         return Ok(Approval::NotNeeded);
     }
     let labeled = pr
@@ -317,10 +272,7 @@ fn approve_pending(
     else {
         return Ok(Approval::NoLabel);
     };
-    if !actor
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "-_[]".contains(c))
-    {
+    if !footer::plain_name(actor) {
         return Ok(Approval::NoLabel);
     }
     let p = api.get(&format!("{repo}/collaborators/{actor}/permission"))?;
@@ -332,23 +284,15 @@ fn approve_pending(
     if !matches!(permission.as_str(), "admin" | "write" | "maintain") {
         return Ok(Approval::Refused {
             actor: actor.to_string(),
-            permission,
+            has: format!("`{}` permission", escape::markdown(&permission, false)),
+            needed: "write permission",
         });
     }
-    for f in saved.findings.iter_mut() {
-        if let Some(s) = f.finding.suppression.as_mut().filter(|s| s.pending) {
-            s.pending = false;
-            s.active = true;
-            s.problem = None;
-            s.source = format!("{} (approved by @{actor} with the label {label})", s.source);
-        }
-    }
-    for c in saved.configuration_changes.iter_mut() {
-        if c.setting.starts_with("suppression:") {
-            c.applied = true;
-        }
-    }
-    Ok(Approval::By(actor.to_string()))
+    footer::approve(saved, actor, label);
+    Ok(Approval::By {
+        actor: actor.to_string(),
+        rights: "write permission".into(),
+    })
 }
 
 /// kpsa's identity: GraphQL `viewer` (an Actions token may not call
@@ -544,6 +488,7 @@ fn comment(
         &plan::Options {
             max_comments: max,
             head_sha: head,
+            suggestion_fence: "suggestion",
         },
     )
     .map_err(ApiError::Transport)?;
@@ -728,52 +673,6 @@ fn resolve(api: &Api, thread: &str) {
             ))
         );
     }
-}
-
-/// The publisher's lines under the summary: where the new findings went,
-/// and the approval of pending suppressions.
-fn footer(plan: &plan::Plan, inline: usize, approval: &Approval, max: usize) -> String {
-    let mut reasons: Vec<(&str, usize)> = Vec::new();
-    for (_, why) in &plan.summary_only {
-        match reasons.iter_mut().find(|(w, _)| w == why) {
-            Some(r) => r.1 += 1,
-            None => reasons.push((why, 1)),
-        }
-    }
-    let mut s = format!(
-        "\n---\n<sub>kpsa publish: {inline} new finding{} commented inline",
-        if inline == 1 { "" } else { "s" }
-    );
-    if !reasons.is_empty() {
-        let list: Vec<String> = reasons
-            .iter()
-            .map(|(why, n)| {
-                if why.starts_with("over the inline") {
-                    format!("{n} {why} of {max} per run")
-                } else {
-                    format!("{n} {why}")
-                }
-            })
-            .collect();
-        s.push_str(&format!("; in this summary only: {}", list.join(", ")));
-    }
-    s.push_str(".</sub>\n");
-    match approval {
-        Approval::NotNeeded => {}
-        Approval::NoLabel => s.push_str(
-            "\n> **Pending suppressions** added by this change count as findings until a maintainer approves them with the approval label.\n",
-        ),
-        Approval::By(who) => s.push_str(&format!(
-            "\n> **Pending suppressions approved** by @{} (approval label, write permission).\n",
-            escape::markdown(who, false)
-        )),
-        Approval::Refused { actor, permission } => s.push_str(&format!(
-            "\n> **Pending suppressions not approved**: the approval label was applied by {} with `{}` permission; write permission is needed.\n",
-            escape::markdown(actor, false),
-            escape::markdown(permission, false)
-        )),
-    }
-    s
 }
 
 /// The commit status `kpsa` on the head commit: the gate of the report.
