@@ -171,6 +171,57 @@ enum PublishTarget {
     /// gate; 2 for an invalid report or one not for the pull request's head (nothing
     /// posted); 3 when GitHub fails after retries.
     Github(PublishGithubArgs),
+    /// One discussion per new finding on the line the merge request adds (with a
+    /// suggestion), one sticky summary note, replies to earlier discussions whose
+    /// finding is gone (then resolved). Exit: the report's gate; 2 for an invalid
+    /// report, one not for the merge request's newest version, or no usable token
+    /// (nothing posted); 3 when GitLab fails after retries.
+    Gitlab(PublishGitlabArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct PublishGitlabArgs {
+    /// The `kpsa diff --format json` report (`-`: standard input). It is checked
+    /// against its schema and the merge request's newest diff version first.
+    #[arg(long, value_name = "FILE")]
+    report: PathBuf,
+    /// The API v4 URL (default: $CI_API_V4_URL, else https://gitlab.com/api/v4).
+    #[arg(long, value_name = "URL")]
+    api_url: Option<String>,
+    /// The project id or GROUP/NAME (default: $CI_MERGE_REQUEST_PROJECT_ID, else
+    /// $CI_PROJECT_ID).
+    #[arg(long)]
+    project: Option<String>,
+    /// The merge request IID (default: $CI_MERGE_REQUEST_IID).
+    #[arg(long, value_name = "IID")]
+    mr: Option<u64>,
+    /// The head commit you expect (default: $CI_MERGE_REQUEST_SOURCE_BRANCH_SHA when
+    /// set, else $CI_COMMIT_SHA).
+    #[arg(long, value_name = "SHA")]
+    head_sha: Option<String>,
+    /// The environment variable that holds the token (`api` scope; CI_JOB_TOKEN
+    /// cannot post notes; a token is never a flag value).
+    #[arg(long, value_name = "NAME", default_value = "KPSA_GITLAB_TOKEN")]
+    token_env: String,
+    /// Where findings go: review (discussions and the summary) or summary.
+    #[arg(long, value_enum, default_value = "review")]
+    comment: GitlabCommentArg,
+    /// Most new discussions per run, most severe first; the rest go to the summary.
+    #[arg(long, default_value_t = 30)]
+    max_comments: usize,
+    /// Read what is needed, and print each write as one JSON line instead of sending it.
+    #[arg(long)]
+    dry_run: bool,
+    /// The label that approves the suppressions the change adds, when added by a
+    /// project member with the Developer role or higher.
+    #[arg(long, value_name = "LABEL", default_value = "kpsa-approved")]
+    approval_label: String,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum GitlabCommentArg {
+    Review,
+    Summary,
 }
 
 #[derive(clap::Args, Debug)]
@@ -480,6 +531,7 @@ pub fn run(args: impl IntoIterator<Item = String>) -> i32 {
         Command::Report(args) => run_report(args, dests),
         Command::Merge(args) => run_merge(args, dests),
         Command::Publish(PublishTarget::Github(args)) => run_publish_github(args),
+        Command::Publish(PublishTarget::Gitlab(args)) => run_publish_gitlab(args),
         Command::Checks => {
             for c in CHECKS {
                 println!(
@@ -1403,6 +1455,51 @@ fn run_publish_github(a: PublishGithubArgs) -> i32 {
         }
         Err(Failure::Api(m)) => {
             eprintln!("{}", report::escape::log(&format!("kpsa: GitHub: {m}")));
+            EXIT_INPUT
+        }
+    }
+}
+
+/// `kpsa publish gitlab`: the report's gate, 2 for a bad report, context
+/// or token (nothing posted), 3 when GitLab fails.
+fn run_publish_gitlab(a: PublishGitlabArgs) -> i32 {
+    use crate::publish::{Failure, gitlab};
+    let opts = gitlab::Options {
+        report: a.report,
+        flags: gitlab::context::Flags {
+            api_url: a.api_url,
+            project: a.project,
+            mr: a.mr,
+            head_sha: a.head_sha,
+        },
+        token_env: a.token_env,
+        max_comments: a.max_comments,
+        inline: matches!(a.comment, GitlabCommentArg::Review),
+        dry_run: a.dry_run,
+        approval_label: a.approval_label,
+    };
+    let env = |k: &str| std::env::var(k).ok();
+    match gitlab::publish(&opts, &env) {
+        Ok(p) => {
+            eprintln!(
+                "kpsa: merge request !{}: {} discussions, {} findings in the summary only, {} replies; \
+                 API requests: {} reads, {} writes, {} retries",
+                p.mr,
+                p.inline,
+                p.summary_only,
+                p.replies,
+                p.calls.reads,
+                p.calls.writes,
+                p.calls.retries
+            );
+            p.exit
+        }
+        Err(Failure::Usage(m)) => {
+            eprintln!("{}", report::escape::log(&format!("kpsa: {m}")));
+            EXIT_USAGE
+        }
+        Err(Failure::Api(m)) => {
+            eprintln!("{}", report::escape::log(&format!("kpsa: GitLab: {m}")));
             EXIT_INPUT
         }
     }

@@ -200,6 +200,16 @@ pub fn plan(
     })
 }
 
+/// The fingerprint in a kpsa marker that starts `body` (the first line of
+/// every inline comment kpsa posts).
+pub fn marker_fingerprint(body: &str) -> Option<String> {
+    let rest = body.strip_prefix("<!-- kpsa:finding ")?;
+    let (fp, _) = rest.split_once(" -->")?;
+    let hex = fp.strip_prefix("kpsa/v1:")?;
+    (!hex.is_empty() && hex.len() <= 64 && hex.chars().all(|c| c.is_ascii_hexdigit()))
+        .then(|| fp.to_string())
+}
+
 /// The suggested rewrite of the commented line (its text comes from the
 /// saved report): only where it is the field's own line, or a values key
 /// of the same name, and a scalar fixes it.
@@ -210,4 +220,25 @@ fn suggestion(item: &Item, view: &View) -> Option<String> {
     }
     let text = view.run.saved_lines.get(&(a.path.clone(), a.line))?;
     fixed_line(item.finding.check, &item.finding.field, text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markers_carry_a_fingerprint_and_nothing_else() {
+        assert_eq!(
+            marker_fingerprint("<!-- kpsa:finding kpsa/v1:00ff -->\nbody").as_deref(),
+            Some("kpsa/v1:00ff")
+        );
+        for bad in [
+            "x <!-- kpsa:finding kpsa/v1:00ff -->",
+            "<!-- kpsa:finding kpsa/v1: -->",
+            "<!-- kpsa:finding kpsa/v1:zz -->",
+            "<!-- kpsa:finding other:00 -->",
+        ] {
+            assert_eq!(marker_fingerprint(bad), None, "{bad}");
+        }
+    }
 }

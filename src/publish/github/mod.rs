@@ -26,7 +26,7 @@ use self::context::Pull;
 use super::footer::{self, Approval, footer};
 use super::hunks::Hunks;
 use super::input;
-use super::plan::{self, Existing, Inline, Thread};
+use super::plan::{self, Existing, Inline, Thread, marker_fingerprint};
 use crate::diff::Status;
 use crate::report::{self, escape, markdown};
 
@@ -63,20 +63,7 @@ pub struct Options {
     pub approval_label: String,
 }
 
-/// Why publishing stopped.
-#[derive(Debug)]
-pub enum Failure {
-    /// Nothing was posted: a bad report, context or flag (exit 2).
-    Usage(String),
-    /// GitHub failed after retries (exit 3).
-    Api(String),
-}
-
-impl From<ApiError> for Failure {
-    fn from(e: ApiError) -> Self {
-        Failure::Api(e.to_string())
-    }
-}
+pub use super::Failure;
 
 /// What a run did, for its last log line.
 #[derive(Debug, Default)]
@@ -302,15 +289,6 @@ fn viewer(api: &Api) -> Result<u64, ApiError> {
     d.pointer("/viewer/databaseId")
         .and_then(Value::as_u64)
         .ok_or_else(|| ApiError::Transport("GraphQL viewer has no databaseId".into()))
-}
-
-/// The fingerprint in a kpsa marker that starts `body`.
-fn marker_fingerprint(body: &str) -> Option<String> {
-    let rest = body.strip_prefix("<!-- kpsa:finding ")?;
-    let (fp, _) = rest.split_once(" -->")?;
-    let hex = fp.strip_prefix("kpsa/v1:")?;
-    (!hex.is_empty() && hex.len() <= 64 && hex.chars().all(|c| c.is_ascii_hexdigit()))
-        .then(|| fp.to_string())
 }
 
 fn author_is(c: &Value, me: u64) -> bool {
@@ -736,25 +714,4 @@ fn annotations(view: &report::View) -> Vec<actions::Annotation> {
             }
         })
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn markers_carry_a_fingerprint_and_nothing_else() {
-        assert_eq!(
-            marker_fingerprint("<!-- kpsa:finding kpsa/v1:00ff -->\nbody").as_deref(),
-            Some("kpsa/v1:00ff")
-        );
-        for bad in [
-            "x <!-- kpsa:finding kpsa/v1:00ff -->",
-            "<!-- kpsa:finding kpsa/v1: -->",
-            "<!-- kpsa:finding kpsa/v1:zz -->",
-            "<!-- kpsa:finding other:00 -->",
-        ] {
-            assert_eq!(marker_fingerprint(bad), None, "{bad}");
-        }
-    }
 }
