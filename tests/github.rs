@@ -659,26 +659,9 @@ fn workflow_run_finds_the_pull_request_by_its_head() {
     });
 }
 
-/// A change that adds a privileged pod and suppresses it itself.
-fn self_suppressing_change() -> Repo {
-    let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n    - name: app\n      image: app:1\n      securityContext:\n        runAsNonRoot: true\n";
-    let repo = Repo::new("");
-    repo.write(".kpsa.yaml", "version: 1\nfail-on: baseline\n");
-    repo.write("raw/web.yaml", pod);
-    repo.commit("base");
-    repo.git(&["checkout", "-q", "-b", "feature"]);
-    repo.write(
-        "raw/web.yaml",
-        &pod.replace("name: web", "name: web\n  annotations:\n    kpsa.io/ignore: privileged\n    kpsa.io/ignore-reason: needs the GPU driver")
-            .replace("runAsNonRoot: true", "runAsNonRoot: true\n        privileged: true"),
-    );
-    repo.commit("privileged, suppressed by the change itself");
-    repo
-}
-
 #[test]
 fn a_pending_suppression_is_approved_only_by_a_label_from_a_writer() {
-    let pr = Pr::new(self_suppressing_change(), false);
+    let pr = Pr::new(common::self_suppressing_change(), false);
     // No label: the change cannot approve itself.
     assert_eq!(pr.publish(&["--comment", "summary"]).code, 1);
     // The label, applied by a user with read permission only.

@@ -295,3 +295,20 @@ pub fn changed_platform() -> Repo {
     repo.commit("feature");
     repo
 }
+
+/// A change that adds a privileged pod and suppresses it itself.
+pub fn self_suppressing_change() -> Repo {
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n    - name: app\n      image: app:1\n      securityContext:\n        runAsNonRoot: true\n";
+    let repo = Repo::new("");
+    repo.write(".kpsa.yaml", "version: 1\nfail-on: baseline\n");
+    repo.write("raw/web.yaml", pod);
+    repo.commit("base");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo.write(
+        "raw/web.yaml",
+        &pod.replace("name: web", "name: web\n  annotations:\n    kpsa.io/ignore: privileged\n    kpsa.io/ignore-reason: needs the GPU driver")
+            .replace("runAsNonRoot: true", "runAsNonRoot: true\n        privileged: true"),
+    );
+    repo.commit("privileged, suppressed by the change itself");
+    repo
+}
