@@ -707,21 +707,7 @@ fn a_pending_suppression_is_approved_only_by_a_label_from_a_writer() {
 /// prints the numbers for docs/performance.md.
 #[test]
 fn api_calls_for_a_thousand_findings_on_fifty_files() {
-    let repo = Repo::new("");
-    repo.write(".kpsa.yaml", "version: 1\nfail-on: baseline\n");
-    repo.write(
-        "raw/keep.yaml",
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: keep\n",
-    );
-    repo.commit("base");
-    repo.git(&["checkout", "-q", "-b", "feature"]);
-    for f in 0..50 {
-        let pods: Vec<String> = (0..20)
-            .map(|p| format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p{f}-{p}\nspec:\n  containers:\n    - name: app\n      image: app:1\n      securityContext:\n        privileged: true\n        runAsNonRoot: true\n        allowPrivilegeEscalation: false\n        capabilities:\n          drop: [ALL]\n        seccompProfile:\n          type: RuntimeDefault\n"))
-            .collect();
-        repo.write(&format!("raw/f{f:02}.yaml"), &pods.join("---\n"));
-    }
-    repo.commit("1,000 privileged pods");
+    let repo = common::thousand_privileged_pods();
     let pr = Pr::new(repo, false);
     let report: Value =
         serde_json::from_str(&std::fs::read_to_string(pr.work.path().join("report.json")).unwrap())

@@ -639,3 +639,38 @@ fn a_token_that_may_not_resolve_still_replies() {
         assert_eq!(replied[0]["notes"][0]["resolved"], false);
     });
 }
+
+/// The API calls of one run for 1,000 new findings on 50 files: a few
+/// reads, then one request per discussion (GitLab has no batch) plus the
+/// summary. bench/gitlab-calls.sh prints the numbers for docs/performance.md.
+#[test]
+fn api_calls_for_a_thousand_findings_on_fifty_files() {
+    let mr = Mr::new(common::thousand_privileged_pods());
+    let count = |mr: &Mr| {
+        mr.fake.with(|s| {
+            let reads = s.log.iter().filter(|l| l.method == "GET").count();
+            (reads, s.writes().len())
+        })
+    };
+    let run = mr.publish(&[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let (reads, writes) = count(&mr);
+    println!("first run: {reads} reads, {writes} writes");
+    // /user, the merge request, versions, the version's diff, 1 page of discussions.
+    assert_eq!(reads, 5);
+    assert_eq!(
+        writes, 31,
+        "30 discussions (--max-comments) and the summary"
+    );
+    mr.fake.with(|s| s.log.clear());
+    let again = mr.publish(&[]);
+    assert_eq!(again.code, 1);
+    let (reads, writes) = count(&mr);
+    println!("second run: {reads} reads, {writes} writes");
+    assert_eq!(reads, 5, "31 discussions still fit one page of 100");
+    assert_eq!(writes, 31, "the next 30, and the summary edited in place");
+    mr.fake.with(|s| {
+        assert_eq!(s.kpsa_discussions().len(), 60);
+        assert_eq!(s.summaries().len(), 1);
+    });
+}

@@ -35,9 +35,10 @@ fn merge_request() -> (Repo, String, String) {
     )
     .unwrap();
     repo.write("ci/kpsa.gitlab-ci.yml", &template);
+    // A probe job on the template's base: the scanning jobs run without the token.
     repo.write(
         ".gitlab-ci.yml",
-        "include:\n  - local: ci/kpsa.gitlab-ci.yml\n",
+        "include:\n  - local: ci/kpsa.gitlab-ci.yml\n\ntoken-probe:\n  extends: .kpsa\n  stage: test\n  rules:\n    - if: $CI_PIPELINE_SOURCE == \"merge_request_event\"\n  script:\n    - test -z \"${KPSA_GITLAB_TOKEN:-}\"\n",
     );
     repo.commit("the kpsa template");
     repo.git(&[
@@ -149,7 +150,7 @@ fn the_template_runs_scans_publishes_and_reports() {
     let (repo, base, head) = merge_request();
     let fake = FakeGitLab::start(&base, &head, diffs(&repo));
     let p = run(&repo, &fake, &base, &["KPSA_FAIL_ON=never"]);
-    for job in ["kpsa", "kpsa-publish", "kpsa-code-quality"] {
+    for job in ["kpsa", "kpsa-publish", "kpsa-code-quality", "token-probe"] {
         assert_eq!(p.job(job), "PASS", "{job}:\n{}", p.output);
     }
     // The scan job's artifacts.
@@ -269,4 +270,5 @@ fn code_quality_runs_on_the_default_branch_and_the_scan_only_on_merge_requests()
         .filter_map(|l| l.split_whitespace().next())
         .collect();
     assert_eq!(names, vec!["kpsa-code-quality"], "{list}");
+    // (token-probe, like kpsa, runs on merge requests only.)
 }

@@ -312,3 +312,24 @@ pub fn self_suppressing_change() -> Repo {
     repo.commit("privileged, suppressed by the change itself");
     repo
 }
+
+/// A change that adds 1,000 privileged pods in 50 files (20 each, every
+/// line added): the API-call benchmarks of the publishers.
+pub fn thousand_privileged_pods() -> Repo {
+    let repo = Repo::new("");
+    repo.write(".kpsa.yaml", "version: 1\nfail-on: baseline\n");
+    repo.write(
+        "raw/keep.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: keep\n",
+    );
+    repo.commit("base");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    for f in 0..50 {
+        let pods: Vec<String> = (0..20)
+            .map(|p| format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p{f}-{p}\nspec:\n  containers:\n    - name: app\n      image: app:1\n      securityContext:\n        privileged: true\n        runAsNonRoot: true\n        allowPrivilegeEscalation: false\n        capabilities:\n          drop: [ALL]\n        seccompProfile:\n          type: RuntimeDefault\n"))
+            .collect();
+        repo.write(&format!("raw/f{f:02}.yaml"), &pods.join("---\n"));
+    }
+    repo.commit("1,000 privileged pods");
+    repo
+}
