@@ -535,7 +535,7 @@ pub fn run(req: &Request, settings: Settings) -> Result<Outcome, Failure> {
         warnings.push(match &e.target {
             Some(t) => format!(
                 "target {t} failed to render on the base side; its findings are reported as new (base unavailable): {}",
-                e.message.lines().last().unwrap_or("").trim()
+                crate::render::cause(&e.message)
             ),
             None => format!("base side: {}: {}", e.path, e.message),
         });

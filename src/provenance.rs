@@ -634,25 +634,39 @@ fn json6902(docs: &[Node], segs: &[Seg], pointer: &[&str], targeted: bool) -> Op
     best
 }
 
-/// The repository file and line of a Helm error such as `execution error at
-/// (web/templates/secret.yaml:4:11): …` or `parse error at (web/templates/x.yaml:7): …`.
+/// The repository file and line of a Helm error, in the layouts Helm 3 and
+/// 4 print: `execution error at (web/templates/secret.yaml:4:11): …`,
+/// `parse error at (web/templates/x.yaml:7): …`, Helm 3's `template:
+/// web/templates/x.yaml:1:13: executing …` and Helm 4's `Error:
+/// web/templates/x.yaml:1:13` followed by the `executing …` lines.
 pub fn helm_error_location(chart: &Chart, message: &str, root: &Path) -> Option<Location> {
-    let prefix = format!("({}/", chart.name);
-    let start = message.find(&prefix)? + 1;
-    let inside = &message[start..];
-    let inside = &inside[..inside.find(')')?];
-    let mut parts = inside.split(':');
-    let source = parts.next()?;
-    let line: u32 = parts.next()?.parse().ok()?;
-    let column: u32 = parts.next().and_then(|c| c.parse().ok()).unwrap_or(1);
-    match resolve_helm(chart, source) {
-        HelmSource::File(path) if path.is_file() => Some(Location {
-            path: relative(root, &path),
-            line,
-            column,
-        }),
-        _ => None,
+    let prefix = format!("{}/", chart.name);
+    for (i, _) in message.match_indices(&prefix) {
+        let before = message[..i].chars().next_back();
+        if !matches!(before, None | Some('(' | ' ' | '\n' | '\t')) {
+            continue;
+        }
+        let rest = &message[i..];
+        let end = rest
+            .find(|c: char| c == ')' || c.is_whitespace())
+            .unwrap_or(rest.len());
+        let mut parts = rest[..end].trim_end_matches(':').split(':');
+        let source = parts.next().unwrap_or_default();
+        let Some(line) = parts.next().and_then(|l| l.parse::<u32>().ok()) else {
+            continue;
+        };
+        let column: u32 = parts.next().and_then(|c| c.parse().ok()).unwrap_or(1);
+        if let HelmSource::File(path) = resolve_helm(chart, source) {
+            if path.is_file() {
+                return Some(Location {
+                    path: relative(root, &path),
+                    line,
+                    column,
+                });
+            }
+        }
     }
+    None
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Repo, tools_dir};
+use common::Repo;
 use serde_json::Value;
 use std::path::Path;
 
@@ -42,15 +42,18 @@ fn targets_with_findings(r: &Value) -> Vec<String> {
     t
 }
 
-fn error_for<'a>(r: &'a Value, target: &str) -> &'a str {
+/// The error entry of a target.
+fn error_of<'a>(r: &'a Value, target: &str) -> &'a Value {
     r["errors"]
         .as_array()
         .unwrap()
         .iter()
         .find(|e| e["target"] == target)
-        .unwrap_or_else(|| panic!("no error for {target}: {}", r["errors"]))["message"]
-        .as_str()
-        .unwrap()
+        .unwrap_or_else(|| panic!("no error for {target}: {}", r["errors"]))
+}
+
+fn error_for<'a>(r: &'a Value, target: &str) -> &'a str {
+    error_of(r, target)["message"].as_str().unwrap()
 }
 
 /// An executable script in its own temporary directory.
@@ -60,6 +63,39 @@ fn script(dir: &tempfile::TempDir, name: &str, body: &str) -> String {
     std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
     p.display().to_string()
+}
+
+/// Helm 3 prints `template: c/templates/x.yaml:L:C: executing …` on one
+/// line, Helm 4 `Error: c/templates/x.yaml:L:C` and the cause below it: both
+/// become the error's file and line, and the cause is kept.
+#[test]
+fn a_nil_pointer_error_points_at_its_template_line() {
+    let repo = repo_with(&[
+        (
+            "charts/nil/Chart.yaml",
+            "apiVersion: v2\nname: nil\nversion: 1.0.0\n",
+        ),
+        (
+            "charts/nil/templates/cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  a: {{ .Values.x.y.z }}\n",
+        ),
+    ]);
+    let run = repo.kpsa(".", &["scan", "--format", "json", "-q"], &[]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let r = run.json();
+    let e = error_of(&r, "charts/nil");
+    assert_eq!(
+        (e["path"].as_str().unwrap(), e["line"].as_u64()),
+        ("charts/nil/templates/cm.yaml", Some(6)),
+        "{e}"
+    );
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("nil pointer evaluating"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -92,12 +128,7 @@ fn a_template_error_fails_its_target_only() {
         "Helm's own error: {msg}"
     );
     // Helm's position in the template becomes the error's file and line.
-    let e = r["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["target"] == "charts/broken")
-        .unwrap();
+    let e = error_of(&r, "charts/broken");
     assert_eq!(
         (e["path"].as_str().unwrap(), e["line"].as_u64()),
         ("charts/broken/templates/secret.yaml", Some(6))
@@ -253,8 +284,8 @@ fn built_dependencies_are_cached_outside_the_tree() {
         &bin,
         "helm",
         &format!(
-            "[ \"$1\" = dependency ] && {{ echo 'no network' >&2; exit 1; }}\nexec {}/helm \"$@\"",
-            tools_dir().display()
+            "[ \"$1\" = dependency ] && {{ echo 'no network' >&2; exit 1; }}\nexec {} \"$@\"",
+            common::helm().display()
         ),
     );
     let with_helm = [
@@ -301,8 +332,8 @@ fn render_programs_get_no_credentials() {
         &bin,
         "helm",
         &format!(
-            "env > {d}\ncat \"$HOME/.ssh/id_ed25519\" >> {d} 2>/dev/null\nexec {}/helm \"$@\"",
-            tools_dir().display(),
+            "env > {d}\ncat \"$HOME/.ssh/id_ed25519\" >> {d} 2>/dev/null\nexec {} \"$@\"",
+            common::helm().display(),
             d = dump.display(),
         ),
     );

@@ -89,6 +89,37 @@ pub struct RenderError {
     pub message: String,
 }
 
+/// The part of a render program's error output that says what failed, on
+/// one line: the last `Error: …` block (Helm 4 continues it on indented
+/// lines), not the `Use --debug flag …` hint Helm prints after it; else the
+/// last non-empty line.
+pub fn cause(message: &str) -> String {
+    let lines: Vec<&str> = message.lines().collect();
+    let start = lines.iter().rposition(|l| {
+        l.trim_start().starts_with("Error:") || l.trim_start().starts_with("error:")
+    });
+    match start {
+        Some(i) => {
+            let mut out = lines[i].trim().to_string();
+            for l in &lines[i + 1..] {
+                if l.trim().is_empty() || !l.starts_with([' ', '\t']) {
+                    break;
+                }
+                out.push(' ');
+                out.push_str(l.trim());
+            }
+            out
+        }
+        None => lines
+            .iter()
+            .rev()
+            .map(|l| l.trim())
+            .find(|l| !l.is_empty() && !l.starts_with("Use --debug flag"))
+            .unwrap_or("")
+            .to_string(),
+    }
+}
+
 impl RenderError {
     fn new(target: &Target, command: Option<&Invocation>, message: String) -> Self {
         RenderError {
@@ -190,6 +221,23 @@ pub fn default_cache_dir() -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cause_is_helms_error_not_its_debug_hint() {
+        // Helm 3.17 and 4.1, as they print a `required` failure.
+        let required = "Error: execution error at (c/templates/x.yaml:1:6): set .Values.ipc\n\nUse --debug flag to render out invalid YAML\n";
+        assert_eq!(
+            cause(required),
+            "Error: execution error at (c/templates/x.yaml:1:6): set .Values.ipc"
+        );
+        // Helm 4's nil pointer error continues on indented lines.
+        let nil = "Error: c/templates/x.yaml:1:13\n  executing \"c/templates/x.yaml\" at <.Values.x.y.z>:\n    nil pointer evaluating interface {}.y\n\nUse --debug flag to render out invalid YAML\n";
+        assert_eq!(
+            cause(nil),
+            "Error: c/templates/x.yaml:1:13 executing \"c/templates/x.yaml\" at <.Values.x.y.z>: nil pointer evaluating interface {}.y"
+        );
+        assert_eq!(cause("warning: x\nsomething broke\n"), "something broke");
+    }
 
     #[test]
     fn relative_paths() {
