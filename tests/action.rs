@@ -165,7 +165,7 @@ fn run_act(tamper: bool) -> (ActRun, FakeGitHub, common::Repo) {
     let work = tempfile::tempdir().unwrap();
     let action = released_action(work.path(), &fake, tamper);
     let (checkout, codeql) = stubs(work.path());
-    let helm = common::tools_dir().join("helm");
+    let helm = common::helm();
     std::fs::write(
         work.path().join("wf.yml"),
         WORKFLOW

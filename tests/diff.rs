@@ -710,4 +710,8 @@ fn the_demo_shows_the_new_findings_at_their_changed_lines() {
         stdout.contains("13 findings (7 high, 2 medium, 4 low)"),
         "{stdout}"
     );
+    assert!(
+        stdout.contains("exited 1: the gate found the change's new findings"),
+        "the demo says that exit 1 is the gate working: {stdout}"
+    );
 }

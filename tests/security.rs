@@ -10,7 +10,7 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use common::{Repo, tools_dir};
+use common::Repo;
 use serde_json::Value;
 
 /// Canary secrets placed where a CI job keeps them.
@@ -116,7 +116,7 @@ fn programs_come_from_flags_or_the_environment() {
     repo.write("charts/web/Chart.yaml", CHART);
     repo.write("charts/web/templates/pod.yaml", PRIVILEGED_POD);
     repo.commit("chart");
-    let helm = tools_dir().join("helm").display().to_string();
+    let helm = common::helm().display().to_string();
     // No helm on PATH: KPSA_HELM names it.
     let run = common::kpsa_stdin(
         repo.path(),

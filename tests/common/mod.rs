@@ -102,10 +102,34 @@ pub fn tools_dir() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tools")
 }
 
-/// PATH with the test tooling first, so `helm` is the shim.
+/// The `helm` the tests run: the real one of `KPSA_TEST_RENDERERS` when it
+/// is set, else the stand-in `tools/helm`.
+pub fn helm() -> std::path::PathBuf {
+    match std::env::var("KPSA_TEST_RENDERERS") {
+        Ok(d) if !d.is_empty() => Path::new(env!("CARGO_MANIFEST_DIR")).join(d).join("helm"),
+        _ => tools_dir().join("helm"),
+    }
+}
+
+/// PATH with the test tooling first: the real Helm and kubectl of
+/// `KPSA_TEST_RENDERERS` (a directory `tools/setup-renderers.sh` fills, e.g.
+/// `.tools/renderers/helm4`) when it is set, then `tools/` (the Helm-SDK
+/// stand-in as `helm`).
 pub fn path_with_tools() -> String {
+    let real = match std::env::var("KPSA_TEST_RENDERERS") {
+        Ok(d) if !d.is_empty() => {
+            let d = Path::new(env!("CARGO_MANIFEST_DIR")).join(d);
+            assert!(
+                d.join("helm").exists(),
+                "KPSA_TEST_RENDERERS={}: no helm there; run tools/setup-renderers.sh",
+                d.display()
+            );
+            format!("{}:", d.display())
+        }
+        _ => String::new(),
+    };
     format!(
-        "{}:{}",
+        "{real}{}:{}",
         tools_dir().display(),
         std::env::var("PATH").unwrap_or_default()
     )
