@@ -64,6 +64,9 @@ PY
     rm -rf "$tmp"
 }
 
+if ! command -v npm >/dev/null && [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null || true
+fi
 if [[ $(uname -sm) == "Linux x86_64" ]] && command -v npm >/dev/null; then
     for r in "${real_renderers[@]}"; do
         # shellcheck disable=SC2086
