@@ -284,7 +284,7 @@ fn built_dependencies_are_cached_outside_the_tree() {
         &bin,
         "helm",
         &format!(
-            "[ \"$1\" = dependency ] && {{ echo 'no network' >&2; exit 1; }}\nexec {} \"$@\"",
+            "[ \"$1\" = dependency ] && {{ echo '...Unable to get an update from the \"https://charts.example\" chart repository'; echo 'Error: no cached repository' >&2; exit 1; }}\nexec {} \"$@\"",
             common::helm().display()
         ),
     );
@@ -307,7 +307,13 @@ fn built_dependencies_are_cached_outside_the_tree() {
     );
     let run = repo.kpsa(".", &with_helm, &[]);
     assert_eq!(run.code, 3);
-    assert!(error_for(&run.json(), "charts/web").contains("no network"));
+    let r = run.json();
+    let msg = error_for(&r, "charts/web");
+    assert!(msg.contains("Error: no cached repository"), "{msg}");
+    assert!(
+        msg.contains("its standard output ended with:\n  ...Unable to get an update from the \"https://charts.example\" chart repository"),
+        "Helm's reason, which real Helm prints on standard output: {msg}"
+    );
     let mut after = repo.snapshot();
     after.remove("charts/common/templates/_extra.tpl");
     assert_eq!(after, before);

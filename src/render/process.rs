@@ -50,8 +50,9 @@ pub enum RunError {
     Spawn(std::io::Error),
     /// It ran longer than allowed and was killed.
     Timeout(Duration, String),
-    /// It exited unsuccessfully; its standard error.
-    Failed(Option<i32>, String),
+    /// It exited unsuccessfully; its standard error, and the end of its
+    /// standard output (Helm prints why a dependency download failed there).
+    Failed(Option<i32>, String, String),
     /// It wrote more than the limit (bytes) and was stopped.
     TooLarge(u64),
 }
@@ -67,16 +68,20 @@ impl std::fmt::Display for RunError {
                 }
                 Ok(())
             }
-            RunError::Failed(code, err) => {
+            RunError::Failed(code, err, out) => {
                 match code {
                     Some(c) => write!(f, "exited with status {c}")?,
                     None => write!(f, "was killed by a signal")?,
                 }
                 if err.trim().is_empty() {
-                    write!(f, " and printed no error")
+                    write!(f, " and printed no error")?;
                 } else {
-                    write!(f, ":\n{}", err.trim_end())
+                    write!(f, ":\n{}", err.trim_end())?;
                 }
+                if !out.trim().is_empty() {
+                    write!(f, "\nits standard output ended with:\n{}", out.trim_end())?;
+                }
+                Ok(())
             }
             RunError::TooLarge(max) => write!(
                 f,
@@ -332,7 +337,8 @@ pub fn run(inv: &Invocation, cwd: &Path, limits: &Limits) -> Result<Output, RunE
         return Err(RunError::Timeout(limits.timeout, stderr));
     };
     if !status.success() {
-        return Err(RunError::Failed(status.code(), stderr));
+        let out = stdout.as_deref().map(output_tail).unwrap_or_default();
+        return Err(RunError::Failed(status.code(), stderr, out));
     }
     let stdout = stdout.map_err(RunError::Spawn)?;
     Ok(Output {
@@ -340,6 +346,18 @@ pub fn run(inv: &Invocation, cwd: &Path, limits: &Limits) -> Result<Output, RunE
         stderr,
         elapsed,
     })
+}
+
+/// The last lines of a failed program's standard output (at most 20 lines
+/// and 2 KiB): enough for Helm's reason, never a whole rendered stream.
+fn output_tail(stdout: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    let tail = lines[lines.len().saturating_sub(20)..].join("\n");
+    match tail.char_indices().rev().nth(2047) {
+        Some((i, _)) => format!("…{}", &tail[i..]),
+        None => tail,
+    }
 }
 
 /// Find a program: a path with a `/` as given, else the first match on PATH.
@@ -393,8 +411,20 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            matches!(&e, RunError::Failed(Some(4), s) if s == "boom\n"),
+            matches!(&e, RunError::Failed(Some(4), s, o) if s == "boom\n" && o.is_empty()),
             "{e:?}"
+        );
+        // What it printed on standard output before failing is kept, its end only.
+        let e = run(
+            &sh("seq 1 100; echo 'Save error occurred: could not download' ; exit 1"),
+            Path::new("/"),
+            &limits(10_000),
+        )
+        .unwrap_err();
+        let shown = e.to_string();
+        assert!(
+            shown.ends_with("ended with:\n82\n83\n84\n85\n86\n87\n88\n89\n90\n91\n92\n93\n94\n95\n96\n97\n98\n99\n100\nSave error occurred: could not download"),
+            "{shown}"
         );
     }
 
