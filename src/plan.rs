@@ -108,6 +108,11 @@ pub fn repo_root(start: &Path) -> Option<PathBuf> {
 /// outside.
 pub fn relative(root: &Path, path: &Path) -> String {
     let rel = path.strip_prefix(root).unwrap_or(path);
+    if rel.is_absolute() {
+        // Outside the root: the absolute path once (joining its components
+        // would double the leading `/`, a network path in a SARIF URI).
+        return rel.to_string_lossy().into_owned();
+    }
     let s = rel
         .components()
         .map(|c| c.as_os_str().to_string_lossy())
@@ -742,6 +747,17 @@ pub fn release_name(chart: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_outside_the_root_keep_one_leading_slash() {
+        let root = Path::new("/repo");
+        assert_eq!(relative(root, Path::new("/repo/charts/web")), "charts/web");
+        assert_eq!(relative(root, Path::new("/repo")), ".");
+        assert_eq!(
+            relative(root, Path::new("/tmp/x/pod.yaml")),
+            "/tmp/x/pod.yaml"
+        );
+    }
 
     #[test]
     fn normalize_and_relative() {
