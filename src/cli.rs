@@ -533,15 +533,7 @@ pub fn run(args: impl IntoIterator<Item = String>) -> i32 {
         Command::Publish(PublishTarget::Github(args)) => run_publish_github(args),
         Command::Publish(PublishTarget::Gitlab(args)) => run_publish_gitlab(args),
         Command::Checks => {
-            for c in CHECKS {
-                println!(
-                    "{:<30} {:<10} {:<6}  {}",
-                    c.id,
-                    c.tier.as_str(),
-                    c.tier.severity().as_str(),
-                    c.doc.summary
-                );
-            }
+            print!("{}", crate::docs::list());
             EXIT_OK
         }
         Command::Explain { check } => match registry::find(&check) {

@@ -24,6 +24,24 @@ fn overrides(check: &Check) -> Option<String> {
     (!ids.is_empty()).then(|| ids.join(", "))
 }
 
+/// The list `kpsa checks` prints: one line per check with its tier,
+/// severity, the policy versions where its rule changes, and its summary.
+pub fn list() -> String {
+    let mut s = String::new();
+    for c in CHECKS {
+        let _ = writeln!(
+            s,
+            "{:<30} {:<10} {:<6}  {:<12}  {}",
+            c.id,
+            c.tier.as_str(),
+            c.tier.severity().as_str(),
+            versions(c),
+            c.doc.summary
+        );
+    }
+    s
+}
+
 /// The text `kpsa explain CHECK` prints.
 pub fn explain(check: &Check) -> String {
     let mut s = String::new();

@@ -383,4 +383,17 @@ fn explain_and_checks_print_the_check_docs() {
     assert!(run.stdout.contains("Fix:"));
     let checks = kpsa(dir.path(), &["checks"]);
     assert_eq!(checks.stdout.lines().count(), 22);
+    // The policy versions, as its help says: where a check's rule changes.
+    let proc_mount = checks
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("procMount "))
+        .unwrap();
+    assert!(proc_mount.contains(" v1.0, v1.35 "), "{proc_mount}");
+    let hardened = checks
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("readOnlyRootFilesystem "))
+        .unwrap();
+    assert!(hardened.contains(" all (kpsa) "), "{hardened}");
 }
