@@ -28,6 +28,11 @@ use crate::manifest::yaml::parse_documents;
 use crate::manifest::{Limits, Node, Value};
 use crate::plan::{KUSTOMIZATION_FILES, Source, Target, relative};
 
+/// The 1-based column of a line's first non-blank character.
+fn first_column(line: &str) -> u32 {
+    (line.chars().take_while(|c| c.is_whitespace()).count() + 1) as u32
+}
+
 /// Attribute a new finding of `target` (head side, files under `root`).
 pub fn attribute(
     f: &Finding,
@@ -44,6 +49,7 @@ pub fn attribute(
         return Some(Attributed {
             path: loc.path.clone(),
             line: loc.line,
+            column: loc.column.max(1),
             via: "location",
         });
     }
@@ -60,6 +66,7 @@ pub fn attribute(
                 best_key(&keys, &refs, &f.field).map(|line| Attributed {
                     path: file.clone(),
                     line,
+                    column: first_column(text.lines().nth(line as usize - 1).unwrap_or("")),
                     via: "values",
                 })
             })
@@ -87,9 +94,10 @@ pub fn attribute(
                 text.lines()
                     .enumerate()
                     .find(|(i, l)| lines.contains(&(*i as u32 + 1)) && l.contains(&name))
-                    .map(|(i, _)| Attributed {
+                    .map(|(i, l)| Attributed {
                         path: file.clone(),
                         line: i as u32 + 1,
+                        column: first_column(l),
                         via: "kustomization",
                     })
             })

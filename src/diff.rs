@@ -27,6 +27,9 @@ pub enum Status {
 pub struct Attributed {
     pub path: String,
     pub line: u32,
+    /// The column of the line's first non-blank character (the finding's
+    /// own column when it is attributed to its own line).
+    pub column: u32,
     /// How it was found: `location` (the finding's own line changed),
     /// `values` (a changed values key reaches the field), `kustomization`
     /// (a changed line of the kustomization that applies the patch).
@@ -38,7 +41,14 @@ pub struct Attributed {
 struct AttributedText {
     path: String,
     line: u32,
+    /// Absent in reports written before kpsa wrote it.
+    #[serde(default = "first_column")]
+    column: u32,
     via: String,
+}
+
+fn first_column() -> u32 {
+    1
 }
 
 impl TryFrom<AttributedText> for Attributed {
@@ -47,6 +57,7 @@ impl TryFrom<AttributedText> for Attributed {
         Ok(Attributed {
             path: a.path,
             line: a.line,
+            column: a.column.max(1),
             via: crate::finding::known(&a.via, &["location", "values", "kustomization"])?,
         })
     }

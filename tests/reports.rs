@@ -620,3 +620,66 @@ fn any_format_from_a_saved_report_is_what_the_run_wrote() {
         run.stderr
     );
 }
+
+/// A new finding is shown at the same place in every format: the text
+/// frame, the JSON `attributed_location` and the SARIF region agree on the
+/// file, the line and the column.
+#[test]
+fn text_json_and_sarif_agree_on_where_a_new_finding_is() {
+    let repo = changed_platform();
+    let (_, j) = run_json(&repo, &["diff", "main..feature", "-q", "--format", "json"]);
+    let sarif = repo.kpsa(
+        ".",
+        &["diff", "main..feature", "-q", "--format", "sarif"],
+        &[],
+    );
+    let sarif: serde_json::Value = serde_json::from_str(&sarif.stdout).unwrap();
+    let text = repo
+        .kpsa(
+            ".",
+            &["diff", "main..feature", "-q", "--color", "never"],
+            &[],
+        )
+        .stdout;
+    let mut seen = 0;
+    for f in j["findings"].as_array().unwrap() {
+        let a = &f["attributed_location"];
+        if f["status"] != "new" || a.is_null() {
+            continue;
+        }
+        seen += 1;
+        let place = (
+            a["path"].as_str().unwrap(),
+            a["line"].as_u64().unwrap(),
+            a["column"].as_u64().unwrap(),
+        );
+        assert!(place.2 > 1, "a column past the indentation: {a}");
+        assert!(
+            text.contains(&format!("--> {}:{}:{}\n", place.0, place.1, place.2)),
+            "{place:?}\n{text}"
+        );
+        let region = sarif["runs"][0]["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| {
+                r["partialFingerprints"].to_string().contains(
+                    f["fingerprint"]
+                        .as_str()
+                        .unwrap()
+                        .trim_start_matches("kpsa/v1:"),
+                )
+            })
+            .map(|r| r["locations"][0]["physicalLocation"].clone())
+            .unwrap_or_else(|| panic!("no SARIF result for {}", f["fingerprint"]));
+        assert_eq!(
+            (
+                region["artifactLocation"]["uri"].as_str().unwrap(),
+                region["region"]["startLine"].as_u64().unwrap(),
+                region["region"]["startColumn"].as_u64().unwrap()
+            ),
+            place
+        );
+    }
+    assert_eq!(seen, 2, "{}", j["findings"]);
+}

@@ -542,6 +542,7 @@ mod tests {
         let a = crate::diff::Attributed {
             path: "charts/web/values-prod.yaml".into(),
             line: 6,
+            column: 3,
             via: "values",
         };
         let item = Item {

@@ -179,7 +179,7 @@ impl Item<'_> {
             Some(a) => Location {
                 path: a.path.clone(),
                 line: a.line,
-                column: 1,
+                column: a.column,
             },
             None => self.finding.location.clone(),
         }

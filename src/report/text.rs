@@ -410,14 +410,10 @@ fn render_diff_raw(o: &Outcome, run: &RunInfo, color: bool) -> String {
                         f.location.line
                     ));
                 }
-                let column = sources
-                    .line(&a.path, a.line)
-                    .map(|l| (l.len() - l.trim_start().len()) as u32 + 1)
-                    .unwrap_or(1);
                 Location {
                     path: a.path.clone(),
                     line: a.line,
-                    column,
+                    column: a.column,
                 }
             }
             None => {
