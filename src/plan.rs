@@ -644,8 +644,13 @@ pub fn discover(t: &dyn Tree, dir: &Path) -> Plan {
             }
         }
     }
+    // Containment through each path's ancestors in a set: O(depth · log n)
+    // per path, not a comparison with every other chart (monorepos hold
+    // thousands).
+    let chart_set: BTreeSet<&Path> = chart_dirs.iter().map(PathBuf::as_path).collect();
+    let kustomize_set: BTreeSet<&Path> = kustomize_dirs.iter().map(PathBuf::as_path).collect();
     for (d, c) in &charts {
-        if chart_dirs.iter().any(|o| o != d && d.starts_with(o)) {
+        if within(d, &chart_set, false) {
             continue;
         }
         if dependency_of.contains(d) || c.library {
@@ -683,7 +688,7 @@ pub fn discover(t: &dyn Tree, dir: &Path) -> Plan {
         }
     }
     for d in &kustomize_dirs {
-        if used.contains(d) || chart_dirs.iter().any(|c| d.starts_with(c)) {
+        if used.contains(d) || within(d, &chart_set, true) {
             continue;
         }
         match kustomize_target(
@@ -700,8 +705,8 @@ pub fn discover(t: &dyn Tree, dir: &Path) -> Plan {
     // Plain manifests: YAML outside charts and kustomizations, one target per directory.
     let mut by_dir: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
     for f in yaml_files {
-        let owned = chart_dirs.iter().any(|c| f.starts_with(c))
-            || kustomize_dirs.iter().any(|k| f.starts_with(k))
+        let owned = within(&f, &chart_set, false)
+            || within(&f, &kustomize_set, false)
             || claimed.contains(&f);
         if !owned {
             by_dir
@@ -719,6 +724,13 @@ pub fn discover(t: &dyn Tree, dir: &Path) -> Plan {
         });
     }
     plan
+}
+
+/// Whether `path` lies in one of `dirs` (or is one, with `itself`).
+fn within(path: &Path, dirs: &BTreeSet<&Path>, itself: bool) -> bool {
+    path.ancestors()
+        .skip(usize::from(!itself))
+        .any(|a| dirs.contains(a))
 }
 
 /// A release name Helm accepts, from a chart name (discovery renders each
@@ -747,6 +759,22 @@ pub fn release_name(chart: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn within_a_directory_by_its_ancestors() {
+        let dirs: BTreeSet<&Path> = [Path::new("/r/charts/web"), Path::new("/r/k")].into();
+        assert!(within(Path::new("/r/charts/web/charts/sub"), &dirs, false));
+        assert!(
+            !within(Path::new("/r/charts/web"), &dirs, false),
+            "not inside itself"
+        );
+        assert!(within(Path::new("/r/charts/web"), &dirs, true));
+        assert!(
+            !within(Path::new("/r/charts/webapp/x.yaml"), &dirs, false),
+            "a name prefix is not a parent"
+        );
+        assert!(within(Path::new("/r/k/a/b.yaml"), &dirs, false));
+    }
 
     #[test]
     fn paths_outside_the_root_keep_one_leading_slash() {
