@@ -910,7 +910,8 @@ fn run_targets(args: TargetsArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
-    if args.format == ListFormat::Json {
+    let esc = |s: &str| report::escape::log(s).into_owned();
+    let out = if args.format == ListFormat::Json {
         let targets: Vec<serde_json::Value> = plan
             .targets
             .iter()
@@ -928,25 +929,48 @@ fn run_targets(args: TargetsArgs) -> i32 {
             .iter()
             .map(|e| serde_json::json!({"path": e.path, "line": e.line, "message": e.message}))
             .collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(
-                &serde_json::json!({"targets": targets, "errors": errors})
-            )
-            .expect("JSON values serialize")
-        );
+        let mut text = serde_json::to_string_pretty(
+            &serde_json::json!({"targets": targets, "errors": errors}),
+        )
+        .expect("JSON values serialize");
+        text.push('\n');
+        text
     } else {
+        let mut text = String::new();
         for t in &plan.targets {
-            println!("{:<10} {}", t.kind(), t.id);
-            println!("           {}; {} input path(s)", t.reason, t.inputs.len());
+            text.push_str(&format!("{:<10} {}\n", t.kind(), esc(&t.id)));
+            text.push_str(&format!(
+                "           {}; {} input path(s)\n",
+                esc(&t.reason),
+                t.inputs.len()
+            ));
         }
         for e in &plan.errors {
             match e.line {
-                Some(l) => eprintln!("kpsa: error: {}:{l}: {}", e.path, e.message),
-                None => eprintln!("kpsa: error: {}: {}", e.path, e.message),
+                Some(l) => eprintln!(
+                    "kpsa: error: {}",
+                    esc(&format!("{}:{l}: {}", e.path, e.message))
+                ),
+                None => eprintln!(
+                    "kpsa: error: {}",
+                    esc(&format!("{}: {}", e.path, e.message))
+                ),
             }
         }
-        println!("{} target(s)", plan.targets.len());
+        text.push_str(&format!("{} target(s)\n", plan.targets.len()));
+        text
+    };
+    // A reader that stops early (`| head`) is not an error.
+    let mut stdout = std::io::stdout().lock();
+    match std::io::Write::write_all(&mut stdout, out.as_bytes())
+        .and_then(|_| std::io::Write::flush(&mut stdout))
+    {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(e) => {
+            eprintln!("kpsa: cannot write the target list: {e}");
+            return EXIT_INPUT;
+        }
     }
     if plan.errors.is_empty() {
         EXIT_OK

@@ -397,3 +397,45 @@ fn explain_and_checks_print_the_check_docs() {
         .unwrap();
     assert!(hardened.contains(" all (kpsa) "), "{hardened}");
 }
+
+/// `kpsa targets | head` stops reading early: kpsa exits quietly, with no
+/// panic, and names from the repository reach the terminal escaped.
+#[test]
+fn a_target_list_to_a_closed_pipe_is_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..1500 {
+        let d = dir.path().join(format!("charts/app-{i:04}"));
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(
+            d.join("Chart.yaml"),
+            format!("apiVersion: v2\nname: app-{i}\nversion: 1.0.0\n"),
+        )
+        .unwrap();
+    }
+    let d = dir.path().join("raw/\u{1b}[2Jx");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(
+        d.join("cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "'{}' targets | head -n 1; echo \"status=${{PIPESTATUS[0]}}\"",
+            env!("CARGO_BIN_EXE_kpsa")
+        ))
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stdout.ends_with("status=0\n"), "{stdout}\n{stderr}");
+    let all = kpsa(dir.path(), &["targets"]);
+    assert!(all.stdout.contains("raw/[2Jx"), "{}", all.stdout);
+    assert!(
+        !all.stdout.contains('\u{1b}'),
+        "no escape sequence reaches the terminal"
+    );
+}
