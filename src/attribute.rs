@@ -57,7 +57,10 @@ pub fn attribute(
         Source::Helm(h) => {
             let mut values: Vec<String> = vec![relative(root, &h.chart.dir.join("values.yaml"))];
             values.extend(h.spec.values.iter().map(|v| relative(root, v)));
-            let template = crate::plan::read_inside(root, Path::new(&loc.path))?;
+            let template = crate::provenance::blank_template_comments(&crate::plan::read_inside(
+                root,
+                Path::new(&loc.path),
+            )?);
             let refs = references(&template, loc.line);
             values.iter().rev().find_map(|file| {
                 let lines = changes.added.get(file)?;
@@ -132,18 +135,19 @@ fn references(template: &str, line: u32) -> Vec<(String, bool)> {
     }
     // Blocks that enclose it, walking up: `end` opens a level to skip.
     let mut depth = 0usize;
+    // A `---` does not stop the walk: a `range` that emits one document per
+    // item encloses the separator too, and blocks closed above are skipped
+    // by counting their `end`s.
     for l in lines[..at].iter().rev() {
-        if l.trim_start().starts_with("---") {
-            break;
-        }
         match is_control(l) {
             Some("end") => depth += 1,
             Some("else") => {}
             Some(_) if depth > 0 => depth -= 1,
             Some(kind) => {
                 let refs = values_refs(l);
-                // `with .Values.x` makes `.` mean x inside it: a direct source.
-                let direct = kind == "with";
+                // `with .Values.x` makes `.` mean x inside it, and `range
+                // .Values.x` each item of x: a direct source.
+                let direct = kind == "with" || kind == "range";
                 out.extend(refs.into_iter().map(|r| (r, !direct)));
             }
             None => {}

@@ -174,10 +174,12 @@ fn place(
     match producer {
         Producer::Helm { chart } => match resolve_helm(chart, origin.source.as_deref()?) {
             HelmSource::File(path) => {
-                let text = files.get(&path)?;
-                let pos = find_in_template(text, kind, segs)
+                let text = blank_template_comments(files.get(&path)?);
+                let pos = find_in_template(&text, kind, segs)
                     .map(|h| h.pos)
-                    .unwrap_or_else(|| first_line(text, kind));
+                    .or_else(|| first_literal_line(&text, kind))
+                    .or_else(|| output_action(&text))
+                    .unwrap_or(Pos { line: 1, column: 1 });
                 Some(at(&path, pos))
             }
             HelmSource::Dependency(chart_yaml, line) => {
@@ -260,9 +262,73 @@ fn resolve_helm(chart: &Chart, source: &str) -> HelmSource {
     HelmSource::File(chart.dir.join(rest))
 }
 
+/// A template with its comments (`{{/* … */}}`, `{{- /* … */ -}}`, over any
+/// number of lines) blanked out: every character but newlines becomes a
+/// space, so line and column numbers stay, and no line inside a licence
+/// header can be taken for the one that writes a field.
+pub fn blank_template_comments(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    loop {
+        let open = ["{{/*", "{{- /*"].iter().filter_map(|o| rest.find(o)).min();
+        let Some(start) = open else {
+            out.push_str(rest);
+            return out;
+        };
+        out.push_str(&rest[..start]);
+        let after = &rest[start..];
+        let close = ["*/}}", "*/ -}}"]
+            .iter()
+            .filter_map(|c| after.find(c).map(|i| i + c.len()))
+            .min()
+            .unwrap_or(after.len());
+        out.extend(
+            after[..close]
+                .chars()
+                .map(|c| if c == '\n' { '\n' } else { ' ' }),
+        );
+        rest = &after[close..];
+    }
+}
+
+/// A template whose object has no literal line (`{{ toYaml . }}` of a
+/// values entry, `{{ include … }}`): the first action that writes output,
+/// not a control (`if`, `range`, `with`, `end`, `else`, `define`) or an
+/// assignment.
+fn output_action(text: &str) -> Option<Pos> {
+    text.lines().enumerate().find_map(|(i, l)| {
+        let t = l.trim_start();
+        let inner = t.strip_prefix("{{")?.trim_start_matches('-').trim_start();
+        let control = [
+            "if ",
+            "else",
+            "end",
+            "range ",
+            "with ",
+            "define ",
+            "block ",
+            "template ",
+        ]
+        .iter()
+        .any(|k| inner.starts_with(k))
+            || inner.starts_with('$')
+            || inner.starts_with("/*");
+        (!control).then(|| Pos {
+            line: i as u32 + 1,
+            column: (l.len() - t.len()) as u32 + 1,
+        })
+    })
+}
+
 /// The first line of the object in a source file: the first line of the
 /// document that names its kind, else of the file.
 fn first_line(text: &str, kind: &str) -> Pos {
+    first_literal_line(text, kind).unwrap_or(Pos { line: 1, column: 1 })
+}
+
+/// The first literal line (not a comment, action or separator) of the
+/// document that names the kind, else of the first document.
+fn first_literal_line(text: &str, kind: &str) -> Option<Pos> {
     let docs = documents(text);
     let doc = docs
         .iter()
@@ -279,9 +345,8 @@ fn first_line(text: &str, kind: &str) -> Pos {
                     !t.is_empty() && !t.starts_with('#') && !t.starts_with("{{") && t != "---"
                 })
                 .map(|(i, _)| i as u32 + 1)
-        })
-        .unwrap_or(1);
-    Pos { line, column: 1 }
+        })?;
+    Some(Pos { line, column: 1 })
 }
 
 /// Line ranges `[start, end)` (0-based) of the documents of a file.
@@ -693,6 +758,25 @@ spec:
           securityContext:
             privileged: true
 "#;
+
+    #[test]
+    fn comments_are_blanked_keeping_lines_and_columns() {
+        let t = "{{- /*\nheader\n*/}}\nkind: Pod {{/* x */}}y\n{{- /* a */ -}}\n";
+        let b = blank_template_comments(t);
+        assert_eq!(b.lines().count(), t.lines().count());
+        assert_eq!(b.lines().nth(1), Some("      "));
+        let third = format!("kind: Pod {}y", " ".repeat("{{/* x */}}".len()));
+        assert_eq!(b.lines().nth(3), Some(third.as_str()));
+        assert_eq!(b.lines().nth(4).map(str::trim), Some(""));
+        // An unclosed comment blanks to the end, never past it.
+        assert_eq!(
+            blank_template_comments("a\n{{/* open\nb"),
+            format!("a\n{}\n ", " ".repeat("{{/* open".len()))
+        );
+        // The first action that writes output, past controls.
+        let p = output_action("{{- range .Values.x }}\n---\n  {{ toYaml . }}\n{{- end }}\n");
+        assert_eq!(p.map(|p| (p.line, p.column)), Some((3, 3)));
+    }
 
     #[test]
     fn template_lines() {

@@ -715,3 +715,54 @@ fn the_demo_shows_the_new_findings_at_their_changed_lines() {
         "the demo says that exit 1 is the gate working: {stdout}"
     );
 }
+
+/// Bitnami-style templates open with a multi-line `{{- /* licence */}}`
+/// header, and `extraDeploy` objects are written by `{{ toYaml . }}` inside
+/// a `range` whose body starts with `---`. The finding is not placed inside
+/// the comment, and the changed values line that carries the field is found
+/// through the `range`.
+#[test]
+fn a_licence_header_and_a_range_over_extra_objects() {
+    let repo = Repo::new("");
+    repo.write(".kpsa.yaml", "version: 1\nfail-on: baseline\n");
+    repo.write(
+        "charts/x/Chart.yaml",
+        "apiVersion: v2\nname: x\nversion: 1.0.0\n",
+    );
+    repo.write("charts/x/values.yaml", "extraDeploy: []\n");
+    repo.write(
+        "charts/x/templates/extra.yaml",
+        "{{- /*\nCopyright Broadcom, Inc.\nSPDX-License-Identifier: APACHE-2.0\n*/}}\n{{- range .Values.extraDeploy }}\n---\n{{ toYaml . }}\n{{- end }}\n",
+    );
+    repo.commit("base");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo.write(
+        "charts/x/values.yaml",
+        "extraDeploy:\n  - apiVersion: v1\n    kind: Pod\n    metadata:\n      name: p\n    spec:\n      containers:\n        - name: c\n          image: x\n      volumes:\n        - name: h\n          hostPath:\n            path: /\n",
+    );
+    repo.commit("an extra pod with a hostPath volume");
+    let (code, r, stderr) = diff(&repo, "main..feature", &[]);
+    assert_eq!(code, 1, "{stderr}");
+    let f = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["check"] == "hostPathVolumes")
+        .unwrap();
+    assert_eq!(
+        (
+            f["location"]["path"].as_str(),
+            f["location"]["line"].as_u64()
+        ),
+        (Some("charts/x/templates/extra.yaml"), Some(7)),
+        "the toYaml line, not the licence header: {f}"
+    );
+    assert_eq!(
+        (
+            f["attributed_location"]["path"].as_str(),
+            f["attributed_location"]["line"].as_u64()
+        ),
+        (Some("charts/x/values.yaml"), Some(12)),
+        "the hostPath line of the changed values: {f}"
+    );
+}
