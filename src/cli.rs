@@ -1421,7 +1421,7 @@ fn read_saved(path: &Path) -> Result<report::saved::Saved, String> {
 /// `kpsa publish github`: the report's gate, 2 for a bad report or
 /// context (nothing posted), 3 when GitHub fails.
 fn run_publish_github(a: PublishGithubArgs) -> i32 {
-    use crate::publish::github::{self, CommentMode, Failure};
+    use crate::publish::github::{self, CommentMode};
     let opts = github::Options {
         report: a.report,
         flags: github::context::Flags {
@@ -1465,21 +1465,14 @@ fn run_publish_github(a: PublishGithubArgs) -> i32 {
             );
             p.exit
         }
-        Err(Failure::Usage(m)) => {
-            eprintln!("{}", report::escape::log(&format!("kpsa: {m}")));
-            EXIT_USAGE
-        }
-        Err(Failure::Api(m)) => {
-            eprintln!("{}", report::escape::log(&format!("kpsa: GitHub: {m}")));
-            EXIT_INPUT
-        }
+        Err(f) => publish_failure(f, "GitHub"),
     }
 }
 
 /// `kpsa publish gitlab`: the report's gate, 2 for a bad report, context
 /// or token (nothing posted), 3 when GitLab fails.
 fn run_publish_gitlab(a: PublishGitlabArgs) -> i32 {
-    use crate::publish::{Failure, gitlab};
+    use crate::publish::gitlab;
     let opts = gitlab::Options {
         report: a.report,
         flags: gitlab::context::Flags {
@@ -1510,12 +1503,21 @@ fn run_publish_gitlab(a: PublishGitlabArgs) -> i32 {
             );
             p.exit
         }
-        Err(Failure::Usage(m)) => {
+        Err(f) => publish_failure(f, "GitLab"),
+    }
+}
+
+/// A publication that stopped: 2 when nothing was posted (bad report,
+/// context or token), 3 when the platform failed after retries.
+fn publish_failure(f: crate::publish::Failure, platform: &str) -> i32 {
+    use crate::publish::Failure;
+    match f {
+        Failure::Usage(m) => {
             eprintln!("{}", report::escape::log(&format!("kpsa: {m}")));
             EXIT_USAGE
         }
-        Err(Failure::Api(m)) => {
-            eprintln!("{}", report::escape::log(&format!("kpsa: GitLab: {m}")));
+        Failure::Api(m) => {
+            eprintln!("{}", report::escape::log(&format!("kpsa: {platform}: {m}")));
             EXIT_INPUT
         }
     }

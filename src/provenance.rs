@@ -46,6 +46,8 @@ struct Hit {
 struct Files {
     root: PathBuf,
     text: HashMap<PathBuf, Option<String>>,
+    /// Helm templates with their comments blanked, once per file.
+    templates: HashMap<PathBuf, Option<String>>,
     /// Parsed YAML, by file and the line a (possibly inline) body starts at.
     yaml: HashMap<(PathBuf, u32), Rc<Vec<Node>>>,
 }
@@ -55,6 +57,7 @@ impl Files {
         Files {
             root: root.to_path_buf(),
             text: HashMap::new(),
+            templates: HashMap::new(),
             yaml: HashMap::new(),
         }
     }
@@ -64,6 +67,15 @@ impl Files {
             .entry(path.to_path_buf())
             .or_insert_with(|| crate::plan::read_inside(&self.root, path))
             .as_deref()
+    }
+
+    /// A Helm template with its comments blanked ([`blank_template_comments`]).
+    fn template(&mut self, path: &Path) -> Option<&str> {
+        if !self.templates.contains_key(path) {
+            let blanked = self.get(path).map(blank_template_comments);
+            self.templates.insert(path.to_path_buf(), blanked);
+        }
+        self.templates[path].as_deref()
     }
 
     /// The documents of `body` (a file, or an inline patch of it starting
@@ -174,11 +186,11 @@ fn place(
     match producer {
         Producer::Helm { chart } => match resolve_helm(chart, origin.source.as_deref()?) {
             HelmSource::File(path) => {
-                let text = blank_template_comments(files.get(&path)?);
-                let pos = find_in_template(&text, kind, segs)
+                let text = files.template(&path)?;
+                let pos = find_in_template(text, kind, segs)
                     .map(|h| h.pos)
-                    .or_else(|| first_literal_line(&text, kind))
-                    .or_else(|| output_action(&text))
+                    .or_else(|| first_literal_line(text, kind))
+                    .or_else(|| output_action(text))
                     .unwrap_or(Pos { line: 1, column: 1 });
                 Some(at(&path, pos))
             }
@@ -334,18 +346,17 @@ fn first_literal_line(text: &str, kind: &str) -> Option<Pos> {
         .iter()
         .find(|d| names_kind(text, d, kind))
         .or(docs.first());
-    let line = doc
-        .and_then(|d| {
-            text.lines()
-                .enumerate()
-                .skip(d.0)
-                .take(d.1 - d.0)
-                .find(|(_, l)| {
-                    let t = l.trim();
-                    !t.is_empty() && !t.starts_with('#') && !t.starts_with("{{") && t != "---"
-                })
-                .map(|(i, _)| i as u32 + 1)
-        })?;
+    let line = doc.and_then(|d| {
+        text.lines()
+            .enumerate()
+            .skip(d.0)
+            .take(d.1 - d.0)
+            .find(|(_, l)| {
+                let t = l.trim();
+                !t.is_empty() && !t.starts_with('#') && !t.starts_with("{{") && t != "---"
+            })
+            .map(|(i, _)| i as u32 + 1)
+    })?;
     Some(Pos { line, column: 1 })
 }
 

@@ -7,7 +7,7 @@ mod common;
 mod fake_gitlab;
 
 use common::Repo;
-use fake_gitlab::{BOT_ID, Diff, FakeGitLab, Fault, JOB_TOKEN, TOKEN};
+use fake_gitlab::{BOT_ID, FakeGitLab, Fault, JOB_TOKEN, TOKEN};
 use serde_json::Value;
 
 /// A merge request: the repository, its report, and the fake GitLab.
@@ -17,25 +17,6 @@ struct Mr {
     work: tempfile::TempDir,
 }
 
-/// The diffs of `range` as a GitLab diff version lists them.
-fn diffs(repo: &Repo, range: &str) -> Vec<Diff> {
-    repo.git(&["diff", "--name-status", range])
-        .lines()
-        .map(|l| {
-            let (status, path) = l.split_once('\t').unwrap();
-            let diff = repo.git(&["diff", range, "--", path]);
-            Diff {
-                old_path: path.to_string(),
-                new_path: path.to_string(),
-                diff: diff
-                    .find("@@")
-                    .map_or(String::new(), |i| diff[i..].to_string()),
-                new_file: status == "A",
-            }
-        })
-        .collect()
-}
-
 impl Mr {
     fn new(repo: Repo) -> Mr {
         let head = repo.git(&["rev-parse", "feature"]).trim().to_string();
@@ -43,7 +24,7 @@ impl Mr {
             .git(&["merge-base", "main", "feature"])
             .trim()
             .to_string();
-        let fake = FakeGitLab::start(&base, &head, diffs(&repo, "main...feature"));
+        let fake = FakeGitLab::start(&base, &head, fake_gitlab::diffs_of(&repo, "main...feature"));
         let mr = Mr {
             repo,
             fake,
@@ -75,7 +56,7 @@ impl Mr {
             .trim()
             .to_string();
         let head = self.head();
-        let diffs = diffs(&self.repo, "main...feature");
+        let diffs = fake_gitlab::diffs_of(&self.repo, "main...feature");
         self.fake.with(|s| s.push(&base, &head, diffs));
         self.save_report();
     }

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::Repo;
-use fake_gitlab::{Diff, FakeGitLab, TOKEN};
+use fake_gitlab::{FakeGitLab, TOKEN};
 
 fn gitlab_ci_local() -> PathBuf {
     let p =
@@ -53,24 +53,6 @@ fn merge_request() -> (Repo, String, String) {
         .to_string();
     let head = repo.git(&["rev-parse", "feature"]).trim().to_string();
     (repo, base, head)
-}
-
-fn diffs(repo: &Repo) -> Vec<Diff> {
-    repo.git(&["diff", "--name-status", "main...feature"])
-        .lines()
-        .map(|l| {
-            let (status, path) = l.split_once('\t').unwrap();
-            let diff = repo.git(&["diff", "main...feature", "--", path]);
-            Diff {
-                old_path: path.into(),
-                new_path: path.into(),
-                diff: diff
-                    .find("@@")
-                    .map_or(String::new(), |i| diff[i..].to_string()),
-                new_file: status == "A",
-            }
-        })
-        .collect()
 }
 
 struct Pipeline {
@@ -148,7 +130,7 @@ fn artifact(repo: &Repo, job: &str, file: &str) -> String {
 #[test]
 fn the_template_runs_scans_publishes_and_reports() {
     let (repo, base, head) = merge_request();
-    let fake = FakeGitLab::start(&base, &head, diffs(&repo));
+    let fake = FakeGitLab::start(&base, &head, fake_gitlab::diffs_of(&repo, "main...feature"));
     let p = run(&repo, &fake, &base, &["KPSA_FAIL_ON=never"]);
     for job in ["kpsa", "kpsa-publish", "kpsa-code-quality", "token-probe"] {
         assert_eq!(p.job(job), "PASS", "{job}:\n{}", p.output);

@@ -252,6 +252,16 @@ pub fn parse(body: &str, what: &str) -> Result<Value, ApiError> {
         .map_err(|e| ApiError::Transport(format!("{what}: the answer is not JSON: {e}")))
 }
 
+/// The JSON a write answered (`Null` for an empty body); `None` when the
+/// write was skipped because an ambiguous failure had in fact landed.
+pub fn written(answer: Option<Answer>, what: &str) -> Result<Option<Value>, ApiError> {
+    match answer {
+        Some(a) if a.body.trim().is_empty() => Ok(Some(Value::Null)),
+        Some(a) => parse(&a.body, what).map(Some),
+        None => Ok(None),
+    }
+}
+
 pub fn header_u64(h: &HeaderMap, name: &str) -> Option<u64> {
     h.get(name)?.to_str().ok()?.trim().parse().ok()
 }

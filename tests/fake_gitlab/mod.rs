@@ -149,35 +149,34 @@ impl State {
     }
 
     /// Whether `position` names a line of its version's diff.
-    fn position_error(&self, p: &Value) -> Option<String> {
+    fn position_ok(&self, p: &Value) -> bool {
         let s = |k: &str| p[k].as_str().unwrap_or("");
         if s("position_type") != "text" {
-            return Some("position_type must be text".into());
+            return false;
         }
         let Some(v) = self.versions.iter().find(|v| {
             v.base == s("base_sha") && v.start == s("start_sha") && v.head == s("head_sha")
         }) else {
-            return Some("the SHAs are not those of a diff version".into());
+            return false;
         };
         if s("old_path").is_empty() || s("new_path").is_empty() {
-            return Some("old_path and new_path are both required".into());
+            return false;
         }
         let Some(d) = v
             .diffs
             .iter()
             .find(|d| d.new_path == s("new_path") && d.old_path == s("old_path"))
         else {
-            return Some("no such file in the version".into());
+            return false;
         };
         let new_line = p["new_line"].as_u64();
         let old_line = p["old_line"].as_u64();
         let (added, context) = lines(&d.diff);
-        let ok = match (old_line, new_line) {
+        match (old_line, new_line) {
             (None, Some(n)) => added.contains(&n),
             (Some(o), Some(n)) => !d.new_file && context.contains(&(o, n)),
             _ => false,
-        };
-        (!ok).then(|| "the line is not in the diff".into())
+        }
     }
 }
 
@@ -209,6 +208,26 @@ pub fn lines(diff: &str) -> (BTreeSet<u64>, BTreeSet<(u64, u64)>) {
         }
     }
     (added, context)
+}
+
+/// The diffs of `range` in a test repository, as a GitLab diff version
+/// lists them (the hunks from `@@` on; empty for a file without any).
+pub fn diffs_of(repo: &crate::common::Repo, range: &str) -> Vec<Diff> {
+    repo.git(&["diff", "--name-status", range])
+        .lines()
+        .map(|l| {
+            let (status, path) = l.split_once('\t').unwrap();
+            let diff = repo.git(&["diff", range, "--", path]);
+            Diff {
+                old_path: path.to_string(),
+                new_path: path.to_string(),
+                diff: diff
+                    .find("@@")
+                    .map_or(String::new(), |i| diff[i..].to_string()),
+                new_file: status == "A",
+            }
+        })
+        .collect()
 }
 
 pub struct FakeGitLab {
@@ -530,8 +549,7 @@ fn route_to(
         "POST discussions" => {
             let position = body.get("position").cloned();
             if let Some(p) = &position {
-                if let Some(why) = st.position_error(p) {
-                    let _ = why;
+                if !st.position_ok(p) {
                     return error(
                         400,
                         json!(

@@ -223,11 +223,7 @@ impl Api {
             print_planned(&method, path, body);
             return Ok(None);
         }
-        match self.request(false, method, path, Some(body), landed)? {
-            Some(a) if a.body.trim().is_empty() => Ok(Some(Value::Null)),
-            Some(a) => parse(&a.body, path).map(Some),
-            None => Ok(None),
-        }
+        shared::written(self.request(false, method, path, Some(body), landed)?, path)
     }
 
     /// A GraphQL query (a read: also sent in a dry run).

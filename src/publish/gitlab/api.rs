@@ -181,11 +181,7 @@ impl Api {
             print_planned(&method, path, body);
             return Ok(None);
         }
-        match self.request(method, path, Some(body), landed)? {
-            Some(a) if a.body.trim().is_empty() => Ok(Some(Value::Null)),
-            Some(a) => parse(&a.body, path).map(Some),
-            None => Ok(None),
-        }
+        shared::written(self.request(method, path, Some(body), landed)?, path)
     }
 }
 

@@ -124,12 +124,10 @@ pub fn publish(opts: &Options, env: &dyn Fn(&str) -> Option<String>) -> Result<P
             },
         });
         let fp = c.fingerprint.clone();
-        let landed = |api: &Api| -> Result<bool, ApiError> {
-            Ok(api
-                .get_all(&format!("{mr_path}/discussions"))?
-                .iter()
-                .filter_map(|d| first_note(d, me))
-                .any(|n| note_body(n).and_then(marker_fingerprint).as_deref() == Some(&fp)))
+        let landed = |api: &Api| {
+            any_first_note(api, &mr_path, me, |n| {
+                note_body(n).and_then(marker_fingerprint).as_deref() == Some(&fp)
+            })
         };
         match api.write(
             Method::POST,
@@ -198,13 +196,7 @@ pub fn publish(opts: &Options, env: &dyn Fn(&str) -> Option<String>) -> Result<P
             &|_| Ok(false),
         )?,
         None => {
-            let landed = |api: &Api| -> Result<bool, ApiError> {
-                Ok(api
-                    .get_all(&format!("{mr_path}/discussions"))?
-                    .iter()
-                    .filter_map(|d| first_note(d, me))
-                    .any(is_summary))
-            };
+            let landed = |api: &Api| any_first_note(api, &mr_path, me, is_summary);
             api.write(Method::POST, &format!("{mr_path}/notes"), &body, &landed)?
         }
     };
@@ -328,6 +320,21 @@ fn author_is(n: &Value, me: u64) -> bool {
 /// The first note of a discussion, if kpsa wrote it.
 fn first_note(d: &Value, me: u64) -> Option<&Value> {
     notes(d).next().filter(|n| author_is(n, me))
+}
+
+/// Whether one of kpsa's discussions (listed afresh) starts with a note
+/// `pred` accepts: asked after an ambiguous failure of a write.
+fn any_first_note(
+    api: &Api,
+    mr_path: &str,
+    me: u64,
+    pred: impl Fn(&Value) -> bool,
+) -> Result<bool, ApiError> {
+    Ok(api
+        .get_all(&format!("{mr_path}/discussions"))?
+        .iter()
+        .filter_map(|d| first_note(d, me))
+        .any(pred))
 }
 
 fn is_summary(n: &Value) -> bool {
