@@ -7,8 +7,10 @@
 
 pub mod accepted;
 pub mod admission;
+pub mod argocd;
 pub mod attribute;
 pub mod cli;
+pub mod cluster;
 pub mod compare;
 pub mod config;
 pub mod diff;

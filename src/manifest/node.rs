@@ -205,6 +205,34 @@ impl Node {
         matches!(self.value, Value::Map(_))
     }
 
+    /// The node as JSON, its scalars resolved the way the Kubernetes API
+    /// decodes YAML (a float keeps its text when JSON cannot hold it).
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match &self.value {
+            Value::Map(entries) => J::Object(
+                entries
+                    .iter()
+                    .map(|e| (e.key.clone(), e.value.to_json()))
+                    .collect(),
+            ),
+            Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
+            Value::Scalar(s) => match s.resolve() {
+                Resolved::Null => J::Null,
+                Resolved::Bool(b) => J::Bool(b),
+                Resolved::Int(i) => J::from(i),
+                Resolved::Float => s
+                    .text
+                    .replace('_', "")
+                    .parse::<f64>()
+                    .ok()
+                    .and_then(serde_json::Number::from_f64)
+                    .map_or_else(|| J::String(s.text.clone()), J::Number),
+                Resolved::Str(t) => J::String(t.to_string()),
+            },
+        }
+    }
+
     /// A short description of what this node holds, for error messages.
     pub fn describe(&self) -> String {
         match &self.value {

@@ -88,6 +88,19 @@ pub fn render(target: &Target, dir: &Path, r: &Renderers) -> Result<Rendered, Re
         }
     }
     let real = std::fs::canonicalize(dir).map_err(|e| fail(format!("{}: {e}", dir.display())))?;
+    if !r.origin_annotations {
+        // Exactly what `kustomize build DIR` prints.
+        let inv = invocation(r, &real).map_err(fail)?;
+        return run_program(
+            target,
+            &inv,
+            &real,
+            r,
+            Producer::Kustomize {
+                wrapper: real.clone(),
+            },
+        );
+    }
     let tmp = crate::interrupt::temp_dir("kpsa-kustomize-")
         .map_err(|e| fail(format!("cannot create a temporary directory: {e}")))?;
     let wrapper: PathBuf =

@@ -38,6 +38,10 @@ pub struct Renderers {
     pub allow_remote: bool,
     /// `--offline`: no program reaches the network.
     pub offline: bool,
+    /// Render Kustomize through a wrapper that adds origin annotations
+    /// (for locations). Off where the output itself is handed on (Argo CD):
+    /// then it is exactly what `kustomize build` prints.
+    pub origin_annotations: bool,
 }
 
 /// The default `--max-render-bytes`: 64 MiB.

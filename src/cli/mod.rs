@@ -5,6 +5,9 @@
 //! parsed (the findings from the rest are still printed). When several
 //! apply: 2 > 3 > 1 > 0.
 
+mod argocd;
+mod cluster;
+
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -52,6 +55,12 @@ enum Command {
     /// Publish a saved `kpsa diff --format json` report to a pull request.
     #[command(subcommand)]
     Publish(PublishTarget),
+    /// Argo CD: the config-management plugin's commands.
+    #[command(subcommand)]
+    Argocd(argocd::ArgocdCommand),
+    /// The live cluster: what its Pod Security Admission would do with some manifests.
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCommand),
     /// List every check with its tier, severity and policy versions.
     Checks,
     /// Explain a check: what it looks at, why it matters, a failing example and the fix.
@@ -520,6 +529,8 @@ pub fn run(args: impl IntoIterator<Item = String>) -> i32 {
         Command::Report(_)
         | Command::Merge(_)
         | Command::Publish(_)
+        | Command::Argocd(_)
+        | Command::Cluster(_)
         | Command::Checks
         | Command::Explain { .. } => {}
     }
@@ -532,6 +543,8 @@ pub fn run(args: impl IntoIterator<Item = String>) -> i32 {
         Command::Merge(args) => run_merge(args, dests),
         Command::Publish(PublishTarget::Github(args)) => run_publish_github(args),
         Command::Publish(PublishTarget::Gitlab(args)) => run_publish_gitlab(args),
+        Command::Argocd(cmd) => argocd::run(cmd),
+        Command::Cluster(cmd) => cluster::run(cmd),
         Command::Checks => {
             print!("{}", crate::docs::list());
             EXIT_OK
@@ -895,6 +908,7 @@ fn renderers(
             .unwrap_or(Duration::from_secs(120)),
         cache_dir: crate::render::default_cache_dir(),
         kube_version: format!("{version}.0"),
+        origin_annotations: true,
     }
 }
 
