@@ -13,7 +13,9 @@ const METRICS_SERVER: &str = "realworld/charts/kubernetes-sigs/metrics-server";
 const BLACKBOX: &str = "realworld/charts/prometheus-community/prometheus-blackbox-exporter";
 
 fn testdata(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata")
+        .join(rel)
 }
 
 /// A checkout as the repo server makes it: `testdata/<fixture>` copied to
@@ -54,7 +56,10 @@ fn argocd(root: &Path, app: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
         .env("ARGOCD_APP_NAME", "shop")
         .env("ARGOCD_APP_NAMESPACE", "shop")
         .env("ARGOCD_APP_SOURCE_PATH", app)
-        .env("ARGOCD_APP_REVISION", "0123456789abcdef0123456789abcdef01234567")
+        .env(
+            "ARGOCD_APP_REVISION",
+            "0123456789abcdef0123456789abcdef01234567",
+        )
         .env("KUBE_VERSION", "v1.30.2+k3s1")
         .env("KUBE_API_VERSIONS", "v1,apps/v1,batch/v1,policy/v1")
         .stdin(Stdio::null());
@@ -97,7 +102,11 @@ fn helm_template(chart: &Path, release: &str, extra: &[&str]) -> String {
         .env("HOME", home.path())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -116,7 +125,11 @@ fn kustomize_build(dir: &Path) -> String {
             .output()
             .unwrap(),
     };
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -146,7 +159,11 @@ fn values_files_and_set_reach_helm_as_argo_cd_passes_them() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     let dir = c.root().join("apps/metrics-server");
     let values = dir.join("values-prod.yaml").display().to_string();
-    let expected = helm_template(&dir, "shop", &["--values", &values, "--set", "fullnameOverride=ms"]);
+    let expected = helm_template(
+        &dir,
+        "shop",
+        &["--values", &values, "--set", "fullnameOverride=ms"],
+    );
     assert!(expected.contains("replicas: 3") && expected.contains("name: ms\n"));
     assert_eq!(run.stdout, expected);
 
@@ -158,7 +175,11 @@ fn values_files_and_set_reach_helm_as_argo_cd_passes_them() {
         &[("ARGOCD_ENV_KPSA_VALUES", "../../../secret.yaml")],
     );
     assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(run.stderr.contains("leaves the repository"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("leaves the repository"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stdout.is_empty());
 }
 
@@ -180,13 +201,30 @@ fn a_violating_chart_hands_over_nothing() {
         "{}",
         run.stderr
     );
-    assert!(run.stderr.contains("(apps/blackbox/templates/"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("(apps/blackbox/templates/"),
+        "{}",
+        run.stderr
+    );
 
     // Adoption: warn-only hands the manifests over and says what it let through.
-    let run = argocd(&c.root(), "apps/blackbox", &["argocd", "generate", "--warn-only"], &[]);
+    let run = argocd(
+        &c.root(),
+        "apps/blackbox",
+        &["argocd", "generate", "--warn-only"],
+        &[],
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(run.stdout, helm_template(&c.root().join("apps/blackbox"), "shop", &[]));
-    assert!(run.stderr.contains("warning (warn-only): 1 finding(s) would stop"), "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        helm_template(&c.root().join("apps/blackbox"), "shop", &[])
+    );
+    assert!(
+        run.stderr
+            .contains("warning (warn-only): 1 finding(s) would stop"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -200,19 +238,38 @@ fn a_mounted_accepted_findings_file_lets_known_findings_through() {
         .args(["accept", "--write"])
         .arg(&accepted)
         .args([
-            "--reason", "adopted as is; SEC-42", "--release", "shop", "--namespace", "shop",
-            "--kube-version", "v1.30.2+k3s1", "--kubernetes-version", "v1.30", "--include-crds", "-q",
+            "--reason",
+            "adopted as is; SEC-42",
+            "--release",
+            "shop",
+            "--namespace",
+            "shop",
+            "--kube-version",
+            "v1.30.2+k3s1",
+            "--kubernetes-version",
+            "v1.30",
+            "--include-crds",
+            "-q",
             "apps/blackbox",
         ])
         .current_dir(c.root())
         .env("PATH", path_with_tools())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let run = argocd(
         &c.root(),
         "apps/blackbox",
-        &["argocd", "generate", "--accepted", accepted.to_str().unwrap()],
+        &[
+            "argocd",
+            "generate",
+            "--accepted",
+            accepted.to_str().unwrap(),
+        ],
         &[],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -235,11 +292,18 @@ fn the_repository_cannot_loosen_the_platform_policy() {
         "podAnnotations:\n  kpsa.io/ignore: seccompProfile_restricted\n  kpsa.io/ignore-reason: we said so",
         1,
     );
-    assert!(text.contains("kpsa.io/ignore"), "the values file changed shape");
+    assert!(
+        text.contains("kpsa.io/ignore"),
+        "the values file changed shape"
+    );
     std::fs::write(&values, text).unwrap();
     let platform = tempfile::tempdir().unwrap();
     let policy = platform.path().join("policy.yaml");
-    std::fs::write(&policy, "version: 1\nlevel: restricted\nfail-on: restricted\n").unwrap();
+    std::fs::write(
+        &policy,
+        "version: 1\nlevel: restricted\nfail-on: restricted\n",
+    )
+    .unwrap();
     let run = argocd(
         &c.root(),
         "apps/blackbox",
@@ -248,14 +312,24 @@ fn the_repository_cannot_loosen_the_platform_policy() {
     );
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stdout.is_empty());
-    for ignored in ["`level` is ignored", "`fail-on` is ignored", "`exemptions` is ignored"] {
+    for ignored in [
+        "`level` is ignored",
+        "`fail-on` is ignored",
+        "`exemptions` is ignored",
+    ] {
         assert!(run.stderr.contains(ignored), "{ignored}: {}", run.stderr);
     }
     // The platform may trust annotations.
     let run = argocd(
         &c.root(),
         "apps/blackbox",
-        &["argocd", "generate", "--config", policy.to_str().unwrap(), "--allow-suppressions"],
+        &[
+            "argocd",
+            "generate",
+            "--config",
+            policy.to_str().unwrap(),
+            "--allow-suppressions",
+        ],
         &[],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -270,7 +344,11 @@ fn the_repository_cannot_loosen_the_platform_policy() {
         &[],
     );
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("inside the repository"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("inside the repository"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -306,12 +384,24 @@ fn an_empty_render_is_refused_unless_allowed() {
     let c = Checkout::new(METRICS_SERVER, "apps/ms");
     // Everything off: the chart renders no object.
     std::fs::remove_dir_all(c.root().join("apps/ms/templates")).unwrap();
-    c.write("apps/ms/templates/empty.yaml", "{{- if .Values.never }}\nkind: x\n{{- end }}\n");
+    c.write(
+        "apps/ms/templates/empty.yaml",
+        "{{- if .Values.never }}\nkind: x\n{{- end }}\n",
+    );
     let run = generate(&c.root(), "apps/ms", &[]);
     assert_eq!(run.code, 3, "{}", run.stderr);
     assert!(run.stdout.is_empty());
-    assert!(run.stderr.contains("rendered no objects; with prune on"), "{}", run.stderr);
-    let run = argocd(&c.root(), "apps/ms", &["argocd", "generate", "--allow-empty"], &[]);
+    assert!(
+        run.stderr.contains("rendered no objects; with prune on"),
+        "{}",
+        run.stderr
+    );
+    let run = argocd(
+        &c.root(),
+        "apps/ms",
+        &["argocd", "generate", "--allow-empty"],
+        &[],
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
 }
 
@@ -337,25 +427,49 @@ fn kube_version_decides_with_the_policy_of_that_version() {
     // Newer than kpsa knows: the newest policy, with a warning.
     let run = generate(&c.root(), "app", &[("KUBE_VERSION", "v1.99.0")]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stderr.contains("evaluating v1.99 as v1.37"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("evaluating v1.99 as v1.37"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
 fn settings_outside_the_documented_list_are_errors() {
     let c = Checkout::new(METRICS_SERVER, "apps/ms");
-    let run = generate(&c.root(), "apps/ms", &[("ARGOCD_ENV_KPSA_FAIL_ON", "never")]);
-    assert_eq!(run.code, 2);
-    assert!(run.stdout.is_empty());
-    assert!(run.stderr.contains("ARGOCD_ENV_KPSA_FAIL_ON is not a kpsa plugin setting"), "{}", run.stderr);
     let run = generate(
         &c.root(),
         "apps/ms",
-        &[("ARGOCD_APP_PARAMETERS", r#"[{"name":"kpsa-level","string":"baseline"}]"#)],
+        &[("ARGOCD_ENV_KPSA_FAIL_ON", "never")],
     );
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("\"kpsa-level\" is not a kpsa setting"), "{}", run.stderr);
+    assert!(run.stdout.is_empty());
+    assert!(
+        run.stderr
+            .contains("ARGOCD_ENV_KPSA_FAIL_ON is not a kpsa plugin setting"),
+        "{}",
+        run.stderr
+    );
+    let run = generate(
+        &c.root(),
+        "apps/ms",
+        &[(
+            "ARGOCD_APP_PARAMETERS",
+            r#"[{"name":"kpsa-level","string":"baseline"}]"#,
+        )],
+    );
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("\"kpsa-level\" is not a kpsa setting"),
+        "{}",
+        run.stderr
+    );
     // Another plugin's settings are not ours to judge.
-    let run = generate(&c.root(), "apps/ms", &[("ARGOCD_ENV_HELM_ARGS", "--post-renderer=/bin/sh")]);
+    let run = generate(
+        &c.root(),
+        "apps/ms",
+        &[("ARGOCD_ENV_HELM_ARGS", "--post-renderer=/bin/sh")],
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
 }
 
@@ -374,13 +488,20 @@ fn a_render_that_would_outlive_argo_cds_timeout_is_stopped() {
     let run = generate(
         &c.root(),
         "apps/ms",
-        &[("ARGOCD_EXEC_TIMEOUT", "7s"), ("KPSA_HELM", helm.to_str().unwrap())],
+        &[
+            ("ARGOCD_EXEC_TIMEOUT", "7s"),
+            ("KPSA_HELM", helm.to_str().unwrap()),
+        ],
     );
     assert!(start.elapsed() < std::time::Duration::from_secs(20));
     assert_eq!(run.code, 3, "{}", run.stderr);
     assert!(run.stdout.is_empty());
     assert!(run.stderr.contains("timed out after"), "{}", run.stderr);
-    assert!(run.stderr.contains("Argo CD's ARGOCD_EXEC_TIMEOUT"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("Argo CD's ARGOCD_EXEC_TIMEOUT"),
+        "{}",
+        run.stderr
+    );
     // No helm is left behind.
     let ps = Command::new("ps").args(["-eo", "args"]).output().unwrap();
     assert!(!String::from_utf8_lossy(&ps.stdout).contains(&marker));
@@ -390,8 +511,14 @@ fn a_render_that_would_outlive_argo_cds_timeout_is_stopped() {
 fn discover_names_what_kpsa_would_render() {
     let c = Checkout::new(METRICS_SERVER, "apps/ms");
     c.write("empty/README.md", "nothing to deploy\n");
-    assert_eq!(argocd(&c.root(), "apps/ms", &["argocd", "discover"], &[]).stdout, "helm\n");
-    assert_eq!(argocd(&c.root(), "empty", &["argocd", "discover"], &[]).stdout, "");
+    assert_eq!(
+        argocd(&c.root(), "apps/ms", &["argocd", "discover"], &[]).stdout,
+        "helm\n"
+    );
+    assert_eq!(
+        argocd(&c.root(), "empty", &["argocd", "discover"], &[]).stdout,
+        ""
+    );
 }
 
 /// The hook objects of a `generate` output.
@@ -405,17 +532,35 @@ fn hook_part(stdout: &str) -> &str {
 #[test]
 fn the_presync_hook_is_least_privilege_restricted_and_valid() {
     let c = Checkout::new(METRICS_SERVER, "apps/ms");
-    let run = generate(&c.root(), "apps/ms", &[("ARGOCD_ENV_KPSA_PRESYNC_HOOK", "true")]);
+    let run = generate(
+        &c.root(),
+        "apps/ms",
+        &[("ARGOCD_ENV_KPSA_PRESYNC_HOOK", "true")],
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let plain = helm_template(&c.root().join("apps/ms"), "shop", &[]);
-    assert!(run.stdout.starts_with(&plain), "the application's manifests come first, unchanged");
+    assert!(
+        run.stdout.starts_with(&plain),
+        "the application's manifests come first, unchanged"
+    );
     let hook = hook_part(&run.stdout);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("hook.yaml");
     std::fs::write(&file, hook).unwrap();
 
     // kpsa's own hardened level (restricted and K01) passes.
-    let scan = common::kpsa(dir.path(), &["scan", "--manifests", "hook.yaml", "--level", "hardened", "--fail-on", "hardened"]);
+    let scan = common::kpsa(
+        dir.path(),
+        &[
+            "scan",
+            "--manifests",
+            "hook.yaml",
+            "--level",
+            "hardened",
+            "--fail-on",
+            "hardened",
+        ],
+    );
     assert_eq!(scan.code, 0, "{}{}", scan.stdout, scan.stderr);
     assert!(scan.stdout.contains("0 findings"), "{}", scan.stdout);
 
@@ -426,10 +571,24 @@ fn the_presync_hook_is_least_privilege_restricted_and_valid() {
         .map(|d| serde_json::from_str(d).unwrap())
         .collect();
     let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["ConfigMap", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Job"]);
+    assert_eq!(
+        kinds,
+        [
+            "ConfigMap",
+            "ServiceAccount",
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "Job"
+        ]
+    );
     for d in &docs {
-        assert_eq!(d["metadata"]["annotations"]["argocd.argoproj.io/hook"], "PreSync");
-        let wave = d["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"].as_str().unwrap();
+        assert_eq!(
+            d["metadata"]["annotations"]["argocd.argoproj.io/hook"],
+            "PreSync"
+        );
+        let wave = d["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"]
+            .as_str()
+            .unwrap();
         assert_eq!(wave, if d["kind"] == "Job" { "0" } else { "-1" });
     }
     assert_eq!(
@@ -447,17 +606,39 @@ fn the_presync_hook_is_least_privilege_restricted_and_valid() {
     assert_eq!(held["items"][0]["kind"], "Deployment");
     assert_eq!(
         docs[4]["spec"]["template"]["spec"]["containers"][0]["args"],
-        serde_json::json!(["cluster", "check", "--manifests", "/etc/kpsa/manifests.json", "--namespace", "shop", "--in-cluster"])
+        serde_json::json!([
+            "cluster",
+            "check",
+            "--manifests",
+            "/etc/kpsa/manifests.json",
+            "--namespace",
+            "shop",
+            "--in-cluster"
+        ])
     );
 
     // The Kubernetes schemas accept every object, at the oldest and newest
     // versions kpsa supports the hook on.
-    let validate = Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/ci-venv/bin/kubernetes-validate");
-    assert!(validate.exists(), "{} is missing: run tools/setup-ci-tools.sh", validate.display());
+    let validate =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/ci-venv/bin/kubernetes-validate");
+    assert!(
+        validate.exists(),
+        "{} is missing: run tools/setup-ci-tools.sh",
+        validate.display()
+    );
     for v in ["1.25.0", "1.37.0"] {
-        let out = Command::new(&validate).args(["--strict", "-k", v]).arg(&file).output().unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+        let out = Command::new(&validate)
+            .args(["--strict", "-k", v])
+            .arg(&file)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{v}: {text}");
-        assert_eq!(text.matches("passed for resource").count(), 5, "{v}: {text}");
+        assert_eq!(
+            text.matches("passed for resource").count(),
+            5,
+            "{v}: {text}"
+        );
     }
 }

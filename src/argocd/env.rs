@@ -393,7 +393,10 @@ mod tests {
         assert_eq!(e.exec_timeout, Duration::from_secs(120));
 
         let err = read(&vars(&[("ARGOCD_ENV_KPSA_LEVEL", "baseline")])).unwrap_err();
-        assert!(err.contains("ARGOCD_ENV_KPSA_LEVEL is not a kpsa plugin setting"), "{err}");
+        assert!(
+            err.contains("ARGOCD_ENV_KPSA_LEVEL is not a kpsa plugin setting"),
+            "{err}"
+        );
         let err = read(&vars(&[("ARGOCD_ENV_KPSA_PRESYNC_HOOK", "yes")])).unwrap_err();
         assert!(err.contains("expected `true` or `false`"), "{err}");
     }
@@ -413,7 +416,10 @@ mod tests {
             r#"[{"name":"kpsa-fail-on","string":"never"}]"#,
         )]))
         .unwrap_err();
-        assert!(err.contains("\"kpsa-fail-on\" is not a kpsa setting"), "{err}");
+        assert!(
+            err.contains("\"kpsa-fail-on\" is not a kpsa setting"),
+            "{err}"
+        );
         let err = read(&vars(&[
             ("ARGOCD_ENV_KPSA_VALUES", "a.yaml"),
             (

@@ -64,10 +64,7 @@ pub fn objects_for(input: &HookInput) -> Result<String, String> {
     if let Some(a) = input.admission_config {
         data.insert("admission.yaml".into(), Value::String(a.to_string()));
     }
-    let size: usize = data
-        .values()
-        .map(|v| v.as_str().map_or(0, str::len))
-        .sum();
+    let size: usize = data.values().map(|v| v.as_str().map_or(0, str::len)).sum();
     if size > MAX_CONFIGMAP_BYTES {
         return Err(format!(
             "the PreSync hook's ConfigMap would hold {size} bytes of pod specs, more than the {MAX_CONFIGMAP_BYTES} the API server accepts; \
@@ -243,13 +240,12 @@ fn pod_objects(input: &HookInput) -> Result<PodObjects, String> {
         let text = chunk
             .text
             .map_err(|e| format!("the render cannot be read: {e:?}"))?;
-        let docs = parse_documents(&text, chunk.first_line, limits)
-            .map_err(|e| {
-                format!(
-                    "the render does not parse at line {}: {}",
-                    e.pos.line, e.message
-                )
-            })?;
+        let docs = parse_documents(&text, chunk.first_line, limits).map_err(|e| {
+            format!(
+                "the render does not parse at line {}: {}",
+                e.pos.line, e.message
+            )
+        })?;
         for doc in &docs {
             for object in objects(doc) {
                 let r = &object.reference;
@@ -275,7 +271,9 @@ fn pod_objects(input: &HookInput) -> Result<PodObjects, String> {
                 namespaces.insert(namespace.clone());
                 let mut template = view.template.to_json();
                 scrub_env(&mut template);
-                let known = defaults.iter().any(|k| k.kind == r.kind && k.group == r.group());
+                let known = defaults
+                    .iter()
+                    .any(|k| k.kind == r.kind && k.group == r.group());
                 items.push(if view.is_pod {
                     let mut pod = template;
                     pod["apiVersion"] = json!("v1");
@@ -374,9 +372,15 @@ apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: other}\nspec: {contain
         assert_eq!(items.len(), 3);
         assert_eq!(items[0]["kind"], "Deployment");
         assert_eq!(items[0]["metadata"]["namespace"], "shop");
-        assert_eq!(items[0]["spec"]["template"]["spec"]["containers"][0]["name"], "app");
+        assert_eq!(
+            items[0]["spec"]["template"]["spec"]["containers"][0]["name"],
+            "app"
+        );
         assert_eq!(items[2]["metadata"]["namespace"], "other");
-        assert_eq!(namespaces.into_iter().collect::<Vec<_>>(), ["other", "shop"]);
+        assert_eq!(
+            namespaces.into_iter().collect::<Vec<_>>(),
+            ["other", "shop"]
+        );
         assert_eq!(defined.into_iter().collect::<Vec<_>>(), ["own"]);
         let out = objects_for(&input).unwrap();
         assert!(out.contains("\"resourceNames\": [\n"), "{out}");

@@ -49,14 +49,20 @@ pub fn tighten(platform: Option<Config>, repo: Option<&Config>) -> (Config, Vec<
         Some(None) => {
             if repo.fail_on_enforced {
                 if out.fail_on.is_none() || platform_gate.is_some() {
-                    ignored("fail-on", "`enforced` fails on fewer findings than the platform's gate");
+                    ignored(
+                        "fail-on",
+                        "`enforced` fails on fewer findings than the platform's gate",
+                    );
                 }
             } else {
                 ignored("fail-on", "`never` would let every finding through");
             }
         }
         Some(Some(tier)) => match platform_gate {
-            Some(p) if tier < p => ignored("fail-on", "it fails on fewer findings than the platform's gate"),
+            Some(p) if tier < p => ignored(
+                "fail-on",
+                "it fails on fewer findings than the platform's gate",
+            ),
             _ => out.fail_on = Some(Some(tier)),
         },
     }
@@ -90,16 +96,25 @@ pub fn tighten(platform: Option<Config>, repo: Option<&Config>) -> (Config, Vec<
         );
     }
     if repo.admission_config.is_some() {
-        ignored("admission-config", "cluster defaults come from the platform");
+        ignored(
+            "admission-config",
+            "cluster defaults come from the platform",
+        );
     }
     if !repo.targets.is_empty() {
-        ignored("targets", "the plugin renders the application's directory as Argo CD does");
+        ignored(
+            "targets",
+            "the plugin renders the application's directory as Argo CD does",
+        );
     }
     if repo.render_timeout.is_some() {
         ignored("render-timeout", "Argo CD's timeouts bound the render");
     }
     if repo.kubernetes_version.is_some() {
-        ignored("kubernetes-version", "the version comes from the destination cluster (KUBE_VERSION)");
+        ignored(
+            "kubernetes-version",
+            "the version comes from the destination cluster (KUBE_VERSION)",
+        );
     }
     warnings.append(&mut ignored_labels);
     (out, warnings)
@@ -111,19 +126,28 @@ mod tests {
     use crate::policy::Tier;
 
     fn config(text: &str) -> Config {
-        crate::config::parse(&format!("version: 1\n{text}"), std::path::Path::new("/repo/.kpsa.yaml"))
-            .unwrap()
+        crate::config::parse(
+            &format!("version: 1\n{text}"),
+            std::path::Path::new("/repo/.kpsa.yaml"),
+        )
+        .unwrap()
     }
 
     #[test]
     fn a_repository_tightens_but_never_loosens() {
         let platform = config("level: restricted\nfail-on: restricted\n");
-        let (c, w) = tighten(Some(platform.clone()), Some(&config("level: hardened\nfail-on: hardened\n")));
+        let (c, w) = tighten(
+            Some(platform.clone()),
+            Some(&config("level: hardened\nfail-on: hardened\n")),
+        );
         assert_eq!(c.level, Some(Tier::Hardened));
         assert_eq!(c.fail_on, Some(Some(Tier::Hardened)));
         assert!(w.is_empty(), "{w:?}");
 
-        let (c, w) = tighten(Some(platform.clone()), Some(&config("level: baseline\nfail-on: never\n")));
+        let (c, w) = tighten(
+            Some(platform.clone()),
+            Some(&config("level: baseline\nfail-on: never\n")),
+        );
         assert_eq!(c.level, Some(Tier::Restricted));
         assert_eq!(c.fail_on, Some(Some(Tier::Restricted)));
         assert_eq!(w.len(), 2, "{w:?}");

@@ -173,7 +173,12 @@ fn generate(a: GenerateArgs) -> i32 {
     }
     let cwd = match std::env::current_dir().and_then(std::fs::canonicalize) {
         Ok(d) => d,
-        Err(e) => return fail(EXIT_INPUT, &format!("cannot read the working directory: {e}")),
+        Err(e) => {
+            return fail(
+                EXIT_INPUT,
+                &format!("cannot read the working directory: {e}"),
+            );
+        }
     };
     let root = match repository_root(&cwd, &app.source_path) {
         Ok(r) => r,
@@ -239,7 +244,10 @@ fn generate(a: GenerateArgs) -> i32 {
             Err(e) => {
                 return fail(
                     EXIT_USAGE,
-                    &format!("cannot read the admission configuration {}: {e}", p.display()),
+                    &format!(
+                        "cannot read the admission configuration {}: {e}",
+                        p.display()
+                    ),
                 );
             }
         },
@@ -262,7 +270,9 @@ fn generate(a: GenerateArgs) -> i32 {
         Err(m) => return fail(EXIT_USAGE, &m),
     };
     r.renderers.origin_annotations = false;
-    r.renderers.timeout = budget.saturating_sub(start.elapsed()).max(Duration::from_secs(1));
+    r.renderers.timeout = budget
+        .saturating_sub(start.elapsed())
+        .max(Duration::from_secs(1));
 
     let target = match app_target(&app, &cwd, &root, r.version) {
         Ok(t) => t,
@@ -353,7 +363,11 @@ fn generate(a: GenerateArgs) -> i32 {
                 ));
             }
         }
-        msg.push_str(&argocd::lines(&[], &result.errors, argocd::MAX_STDERR_BYTES));
+        msg.push_str(&argocd::lines(
+            &[],
+            &result.errors,
+            argocd::MAX_STDERR_BYTES,
+        ));
         eprint!("kpsa: {msg}");
         return EXIT_INPUT;
     }
@@ -405,7 +419,10 @@ fn generate(a: GenerateArgs) -> i32 {
         }
     }
     let mut stdout = std::io::stdout().lock();
-    if let Err(e) = stdout.write_all(out.as_bytes()).and_then(|()| stdout.flush()) {
+    if let Err(e) = stdout
+        .write_all(out.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
         return fail(EXIT_INPUT, &format!("cannot write the manifests: {e}"));
     }
     EXIT_OK
@@ -439,7 +456,10 @@ fn app_target(
         )
     })?;
     if kind != AppKind::Helm && (!app.values.is_empty() || !app.set.is_empty()) {
-        return Err("values files and --set entries apply to a Helm chart; this application is not one".into());
+        return Err(
+            "values files and --set entries apply to a Helm chart; this application is not one"
+                .into(),
+        );
     }
     // The target is named as `kpsa scan` names the directory from the
     // repository root, so `kpsa accept` there writes fingerprints that match.

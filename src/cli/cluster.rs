@@ -120,7 +120,10 @@ fn read_manifests(paths: &[PathBuf]) -> Result<Vec<Manifests>, String> {
 
 fn check(a: CheckArgs) -> i32 {
     if let Some(why) = config::dns1123_label_error(&a.namespace) {
-        say(&format!("--namespace {:?} is not a namespace: {why}", a.namespace));
+        say(&format!(
+            "--namespace {:?} is not a namespace: {why}",
+            a.namespace
+        ));
         return EXIT_USAGE;
     }
     let manifests = match read_manifests(&a.manifests) {
@@ -284,7 +287,11 @@ fn check(a: CheckArgs) -> i32 {
         } else {
             "admitted"
         };
-        println!("{verdict} {}: {}", esc(&w.object.display()), esc(&adm.describe()));
+        println!(
+            "{verdict} {}: {}",
+            esc(&w.object.display()),
+            esc(&adm.describe())
+        );
         if adm.refused || adm.warn.is_some() || adm.audit.is_some() {
             for m in [&w.baseline, &w.restricted].into_iter().flatten() {
                 println!("         {}", esc(m));

@@ -44,7 +44,9 @@ impl Cluster {
         let host = std::env::var("KUBERNETES_SERVICE_HOST")
             .ok()
             .filter(|h| !h.is_empty())
-            .ok_or("KUBERNETES_SERVICE_HOST is not set: not running in a pod (pass --kubeconfig)")?;
+            .ok_or(
+                "KUBERNETES_SERVICE_HOST is not set: not running in a pod (pass --kubeconfig)",
+            )?;
         let port = std::env::var("KUBERNETES_SERVICE_PORT")
             .ok()
             .filter(|p| !p.is_empty())
@@ -95,7 +97,13 @@ impl Cluster {
             .clusters
             .iter()
             .find(|c| c.name == ctx.context.cluster)
-            .ok_or_else(|| format!("{} has no cluster {:?}", file.display(), ctx.context.cluster))?;
+            .ok_or_else(|| {
+                format!(
+                    "{} has no cluster {:?}",
+                    file.display(),
+                    ctx.context.cluster
+                )
+            })?;
         let c = &cluster.cluster;
         if c.insecure_skip_tls_verify {
             return Err(format!(
@@ -186,7 +194,10 @@ impl Cluster {
             return Err("the cluster CA holds no certificate".into());
         }
         let mut headers = HeaderMap::new();
-        headers.insert(http::header::ACCEPT, HeaderValue::from_static("application/json"));
+        headers.insert(
+            http::header::ACCEPT,
+            HeaderValue::from_static("application/json"),
+        );
         let mut builder = reqwest::Client::builder()
             .tls_certs_only(roots)
             .connect_timeout(Duration::from_secs(10))
@@ -341,7 +352,11 @@ fn transport(e: &reqwest::Error) -> String {
 fn status_message(body: &str) -> String {
     serde_json::from_str::<serde_json::Value>(body)
         .ok()
-        .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_string))
+        .and_then(|v| {
+            v.get("message")
+                .and_then(|m| m.as_str())
+                .map(str::to_string)
+        })
         .unwrap_or_else(|| body.chars().take(200).collect())
 }
 

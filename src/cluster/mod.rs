@@ -99,10 +99,7 @@ pub fn check(manifests: &[Manifests], namespace: &str, live: &Live) -> Checked {
             (labels.clone(), format!("namespace {ns} in the cluster")),
         );
     }
-    let result = scan(
-        &inputs(manifests, namespace),
-        &options(live.version, ctx),
-    );
+    let result = scan(&inputs(manifests, namespace), &options(live.version, ctx));
     Checked {
         defined: result.namespace_labels.keys().cloned().collect(),
         workloads: result.workloads,
@@ -123,7 +120,9 @@ mod tests {
                 .map(|(n, l)| {
                     (
                         n.to_string(),
-                        l.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+                        l.iter()
+                            .map(|(k, v)| (k.to_string(), v.to_string()))
+                            .collect(),
                     )
                 })
                 .collect(),
