@@ -236,6 +236,13 @@ fn a_namespace_in_the_manifests_wins_and_a_missing_one_takes_the_defaults() {
     );
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    common::assert_valid(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/docs/kpsa-cluster-check.schema.json"
+        ),
+        &v,
+    );
     assert_eq!(v["refused"], 1);
     assert_eq!(v["namespaces"]["jobs"]["source"], "defaults");
     assert_eq!(v["namespaces"]["shop"]["source"], "manifests");
