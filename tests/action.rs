@@ -12,21 +12,10 @@ mod fake_github;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::ci_tool;
 use fake_github::{FakeGitHub, File, TOKEN};
 
 const UPLOAD_SARIF: &str = "github/codeql-action@ff0a06e83cb2de871e5a09832bc6a81e7276941f";
-
-fn ci_tool(name: &str) -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(".tools/ci-venv/bin")
-        .join(name);
-    assert!(
-        p.exists(),
-        "{} is missing: run .ci/run (or tools/setup-ci-tools.sh) first",
-        p.display()
-    );
-    p
-}
 
 fn sh(dir: &Path, cmd: &str) -> String {
     let out = Command::new("bash")

@@ -66,12 +66,7 @@ fn argocd(root: &Path, app: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.output().expect("kpsa runs");
-    Run {
-        code: out.status.code().expect("exited"),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    cmd.output().expect("kpsa runs").into()
 }
 
 fn generate(root: &Path, app: &str, env: &[(&str, &str)]) -> Run {
@@ -111,15 +106,9 @@ fn helm_template(chart: &Path, release: &str, extra: &[&str]) -> String {
 }
 
 fn kustomize_build(dir: &Path) -> String {
-    let which = |p: &str| {
-        path_with_tools()
-            .split(':')
-            .map(|d| Path::new(d).join(p))
-            .find(|c| c.is_file())
-    };
-    let out = match which("kustomize") {
+    let out = match common::on_path("kustomize") {
         Some(k) => Command::new(k).arg("build").arg(dir).output().unwrap(),
-        None => Command::new(which("kubectl").expect("kustomize or kubectl on PATH"))
+        None => Command::new(common::on_path("kubectl").expect("kustomize or kubectl on PATH"))
             .arg("kustomize")
             .arg(dir)
             .output()
@@ -619,13 +608,7 @@ fn the_presync_hook_is_least_privilege_restricted_and_valid() {
 
     // The Kubernetes schemas accept every object, at the oldest and newest
     // versions kpsa supports the hook on.
-    let validate =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/ci-venv/bin/kubernetes-validate");
-    assert!(
-        validate.exists(),
-        "{} is missing: run tools/setup-ci-tools.sh",
-        validate.display()
-    );
+    let validate = common::ci_tool("kubernetes-validate");
     for v in ["1.25.0", "1.37.0"] {
         let out = Command::new(&validate)
             .args(["--strict", "-k", v])

@@ -6,7 +6,9 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use common::ci_tool;
 use std::process::Command;
 
 fn root() -> &'static Path {
@@ -15,16 +17,6 @@ fn root() -> &'static Path {
 
 fn read(rel: &str) -> String {
     std::fs::read_to_string(root().join(rel)).unwrap()
-}
-
-fn ci_tool(name: &str) -> PathBuf {
-    let p = root().join(".tools/ci-venv/bin").join(name);
-    assert!(
-        p.exists(),
-        "{} is missing: run tools/setup-ci-tools.sh",
-        p.display()
-    );
-    p
 }
 
 #[test]
@@ -153,11 +145,7 @@ fn the_sidecar_meets_restricted_and_the_component_builds() {
         "resources: [repo-server.yaml]\ncomponents: [kpsa]\n",
     )
     .unwrap();
-    let kubectl = common::path_with_tools()
-        .split(':')
-        .map(|d| Path::new(d).join("kubectl"))
-        .find(|p| p.is_file())
-        .expect("kubectl on PATH");
+    let kubectl = common::on_path("kubectl").expect("kubectl on PATH");
     let out = Command::new(kubectl)
         .arg("kustomize")
         .arg(dir.path())

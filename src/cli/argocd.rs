@@ -324,15 +324,8 @@ fn generate(a: GenerateArgs) -> i32 {
         );
     }
     if let Some(path) = &a.accepted {
-        match crate::accepted::load(path) {
-            Ok(file) => {
-                result.accepted = Some(crate::accepted::apply(
-                    &mut result.findings,
-                    &file,
-                    &path.display().to_string(),
-                ));
-            }
-            Err(m) => return fail(EXIT_USAGE, &m),
+        if let Err(m) = apply_accepted(&mut result, path) {
+            return fail(EXIT_USAGE, &m);
         }
     }
     if !a.allow_suppressions {

@@ -1286,18 +1286,9 @@ fn run_scan(args: ScanArgs, dests: Destinations) -> i32 {
         Err(code) => return code,
     };
     if let Some(path) = &args.accepted {
-        match crate::accepted::load(path) {
-            Ok(file) => {
-                result.accepted = Some(crate::accepted::apply(
-                    &mut result.findings,
-                    &file,
-                    &path.display().to_string(),
-                ))
-            }
-            Err(m) => {
-                eprintln!("kpsa: {m}");
-                return EXIT_USAGE;
-            }
+        if let Err(m) = apply_accepted(&mut result, path) {
+            eprintln!("kpsa: {m}");
+            return EXIT_USAGE;
         }
     }
     let run = RunInfo {
@@ -1317,6 +1308,17 @@ fn run_scan(args: ScanArgs, dests: Destinations) -> i32 {
         show_suppressed: r.show_suppressed,
     };
     emit_scan(&result, &run, &args.eval.out, &dests, r.color)
+}
+
+/// `--accepted FILE`: mark the findings the file accepts.
+fn apply_accepted(result: &mut ScanResult, path: &Path) -> Result<(), String> {
+    let file = crate::accepted::load(path)?;
+    result.accepted = Some(crate::accepted::apply(
+        &mut result.findings,
+        &file,
+        &path.display().to_string(),
+    ));
+    Ok(())
 }
 
 fn run_diff(args: DiffArgs, dests: Destinations) -> i32 {

@@ -35,6 +35,37 @@ impl Run {
     }
 }
 
+impl From<std::process::Output> for Run {
+    fn from(out: std::process::Output) -> Run {
+        Run {
+            code: out.status.code().expect("exited, not killed by a signal"),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+/// A CI tool `tools/setup-ci-tools.sh` installs under `.tools/ci-venv/bin`.
+pub fn ci_tool(name: &str) -> std::path::PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(".tools/ci-venv/bin")
+        .join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: run .ci/run (or tools/setup-ci-tools.sh) first",
+        p.display()
+    );
+    p
+}
+
+/// The first `name` on the tests' PATH (`path_with_tools`).
+pub fn on_path(name: &str) -> Option<std::path::PathBuf> {
+    path_with_tools()
+        .split(':')
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.is_file())
+}
+
 pub fn kpsa(dir: &Path, args: &[&str]) -> Run {
     kpsa_stdin(dir, args, None, &[])
 }
@@ -57,12 +88,7 @@ pub fn kpsa_stdin(dir: &Path, args: &[&str], stdin: Option<&[u8]>, env: &[(&str,
             input.write_all(bytes).unwrap();
         }
     }
-    let out = child.wait_with_output().unwrap();
-    Run {
-        code: out.status.code().expect("exited, not killed by a signal"),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    child.wait_with_output().unwrap().into()
 }
 
 /// Validate a JSON value against a JSON Schema file of the repository.
