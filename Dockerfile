@@ -60,7 +60,8 @@ ENV HOME=/tmp \
     KPSA_KUSTOMIZE=/usr/local/bin/kubectl
 USER 999:999
 WORKDIR /tmp
-ENTRYPOINT ["/usr/local/bin/kpsa"]
+# No entrypoint: CI runners (GitLab's docker executor) start the job's shell in the image.
+CMD ["/bin/sh"]
 
 FROM scratch AS kpsa
 COPY --from=renderers /out/ /
