@@ -209,7 +209,13 @@ fn changed_keys(text: &str, lines: &BTreeSet<u32>) -> Vec<(String, u32)> {
             Value::Seq(items) => {
                 for item in items {
                     if lines.contains(&item.pos.line) {
-                        out.push((path.to_string(), item.pos.line));
+                        // An item with a name is that item (`sysctls[name=x]`),
+                        // as kpsa's field paths name list items.
+                        let name = item.get("name").and_then(Node::scalar_text);
+                        out.push((
+                            name.map_or_else(|| path.to_string(), |n| format!("{path}[name={n}]")),
+                            item.pos.line,
+                        ));
                     }
                     walk(item, path, lines, out);
                 }
@@ -227,30 +233,60 @@ fn changed_keys(text: &str, lines: &BTreeSet<u32>) -> Vec<(String, u32)> {
 
 /// The line of the changed key that best explains the field.
 fn best_key(keys: &[(String, u32)], refs: &[(String, bool)], field: &str) -> Option<u32> {
-    let field_keys: Vec<&str> = field
-        .split('.')
-        .map(|k| k.split('[').next().unwrap_or(k))
-        .filter(|k| !k.is_empty())
+    let segs = crate::manifest::field::parse(field);
+    let field_keys: Vec<&str> = segs
+        .iter()
+        .filter_map(|s| match s {
+            crate::manifest::field::Seg::Key(k) => Some(k.as_str()),
+            _ => None,
+        })
         .collect();
     let mut best: Option<(u32, u32)> = None; // (score, line)
     for (key, line) in keys {
+        // A named list item (`podSecurityContext.sysctls[name=x]`): the
+        // item the field names is the most precise cause; another item of
+        // the same list is none.
+        if let Some((list, item)) = key.strip_suffix(']').and_then(|k| k.rsplit_once('[')) {
+            let last = list.rsplit('.').next().unwrap_or(list);
+            if !field.contains(&format!("{last}[")) {
+                continue;
+            }
+            let named = format!("{last}[{item}]");
+            let reaches = refs.iter().any(|(r, enclosing)| {
+                !enclosing && (list == r || list.starts_with(&format!("{r}.")))
+            });
+            // The item is the field itself (`sysctls[name=x]`): the most
+            // precise cause; the field lies inside it (`volumes[name=h].hostPath`):
+            // below a changed key that is the field.
+            let score = if field.ends_with(&named) {
+                12
+            } else if field.contains(&format!("{named}.")) {
+                9
+            } else {
+                continue;
+            };
+            if reaches && best.is_none_or(|(s, _)| s < score) {
+                best = Some((score, *line));
+            }
+            continue;
+        }
         for (r, enclosing) in refs {
             let score = if key == r {
-                if *enclosing { 2 } else { 4 }
+                if *enclosing { 4 } else { 8 }
             } else if let Some(suffix) = key.strip_prefix(&format!("{r}.")) {
                 if *enclosing {
                     continue;
                 }
                 let suffix: Vec<&str> = suffix.split('.').collect();
                 if field_keys.ends_with(&suffix) {
-                    5
+                    10
                 } else if field_keys.contains(&suffix[0]) {
-                    3
+                    6
                 } else {
                     continue;
                 }
             } else if *enclosing && r.starts_with(&format!("{key}.")) {
-                1
+                2
             } else {
                 continue;
             };
@@ -300,5 +336,23 @@ mod tests {
         let refs = references(TEMPLATE, 12);
         let field = "spec.template.spec.containers[name=debug].securityContext.privileged";
         assert_eq!(best_key(&keys, &refs, field), Some(6));
+    }
+
+    #[test]
+    fn a_named_list_item_is_the_cause_not_its_list() {
+        let values = "podSecurityContext:\n  sysctls:\n    - name: net.ipv4.ip_local_port_range\n      value: \"1024 65535\"\n    - name: kernel.msgmax\n      value: \"65536\"\n";
+        let keys = changed_keys(values, &(2..=6).collect());
+        assert!(keys.contains(&(
+            "podSecurityContext.sysctls[name=kernel.msgmax]".to_string(),
+            5
+        )));
+        let template =
+            "spec:\n  securityContext:\n    {{- toYaml .Values.podSecurityContext | nindent 4 }}\n";
+        let refs = references(template, 2);
+        let field = "spec.securityContext.sysctls[name=kernel.msgmax]";
+        assert_eq!(best_key(&keys, &refs, field), Some(5));
+        // Only the allowed item changed: the list, not that item.
+        let keys = changed_keys(values, &(2..=4).collect());
+        assert_eq!(best_key(&keys, &refs, field), Some(2));
     }
 }

@@ -766,3 +766,37 @@ fn a_licence_header_and_a_range_over_extra_objects() {
         "the hostPath line of the changed values: {f}"
     );
 }
+
+#[test]
+fn a_forbidden_sysctl_is_attributed_to_its_own_item() {
+    let repo = Repo::new("");
+    repo.write(".kpsa.yaml", "version: 1\nfail-on: baseline\n");
+    repo.write(
+        "charts/x/Chart.yaml",
+        "apiVersion: v2\nname: x\nversion: 1.0.0\n",
+    );
+    repo.write(
+        "charts/x/values.yaml",
+        "podSecurityContext:\n  runAsNonRoot: true\n",
+    );
+    repo.write(
+        "charts/x/templates/d.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\nspec:\n  template:\n    spec:\n      securityContext:\n        {{- toYaml .Values.podSecurityContext | nindent 8 }}\n      containers:\n        - name: app\n          image: nginx\n",
+    );
+    repo.commit("base");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo.write(
+        "charts/x/values.yaml",
+        "podSecurityContext:\n  runAsNonRoot: true\n  sysctls:\n    - name: net.ipv4.ip_local_port_range\n      value: \"1024 65535\"\n    - name: kernel.msgmax\n      value: \"65536\"\n",
+    );
+    repo.commit("two sysctls, one of them forbidden");
+    let (code, r, stderr) = diff(&repo, "main..feature", &[]);
+    assert_eq!(code, 1, "{stderr}");
+    let at = attributed(&r, "sysctls").expect("attributed");
+    assert_eq!(
+        at,
+        ("charts/x/values.yaml".to_string(), 6),
+        "not `sysctls:`, nor the allowed item"
+    );
+    assert_line(&repo, &at, "- name: kernel.msgmax");
+}
