@@ -378,6 +378,16 @@ pub fn run(req: &Request, settings: Settings) -> Result<Outcome, Failure> {
             (hp, bp)
         }
     };
+    // A configured target that names nothing on either side is a
+    // configuration error, not an input error.
+    if let Some(e) = head_plan.errors.iter().find(|e| e.config) {
+        return Err(Failure::Config(config::ConfigError {
+            file: PathBuf::from(&e.path),
+            pos: e.line.map(|line| crate::manifest::Pos { line, column: 1 }),
+            message: e.message.clone(),
+            hint: None,
+        }));
+    }
     // Under the base's policy, targets the head's configuration adds are
     // scanned too (the union of both sides' targets).
     if let Some(own) = own_head.as_ref().filter(|c| !c.targets.is_empty()) {
@@ -757,6 +767,15 @@ fn plan_configured(
             continue;
         }
         let h = plan::from_config(head, std::slice::from_ref(hs), &hc.file);
+        if h.targets.is_empty() && matches!(hs.source, SourceSpec::Manifests { .. }) {
+            // The head removed every file the globs matched: its findings are fixed.
+            let mapped = follow_renames(bs, base, changes);
+            let b = plan::from_config(base, std::slice::from_ref(&mapped), &bc.file);
+            if !b.targets.is_empty() {
+                bp.targets.extend(b.targets);
+                continue;
+            }
+        }
         hp.errors.extend(h.errors);
         let Some(ht) = h.targets.into_iter().next() else {
             continue;

@@ -85,6 +85,8 @@ pub struct PlanError {
     pub path: String,
     pub line: Option<u32>,
     pub message: String,
+    /// The configuration is wrong (exit 2), not an input (exit 3).
+    pub config: bool,
 }
 
 /// The targets of a run, and what went wrong finding them.
@@ -156,6 +158,7 @@ pub fn normalize(path: &Path) -> PathBuf {
 
 fn read_yaml(t: &dyn Tree, path: &Path) -> Result<Node, PlanError> {
     let err = |line, message: String| PlanError {
+        config: false,
         path: path.display().to_string(),
         line,
         message,
@@ -202,6 +205,7 @@ pub fn read_chart_in(t: &dyn Tree, dir: &Path) -> Result<Chart, PlanError> {
     Ok(Chart {
         dir: dir.to_path_buf(),
         name: text(&node, "name").ok_or_else(|| PlanError {
+            config: false,
             path: file.display().to_string(),
             line: Some(node.pos.line),
             message: "Chart.yaml has no `name`".into(),
@@ -405,6 +409,7 @@ fn check_links(t: &dyn Tree, dirs: &[PathBuf]) -> Result<(), PlanError> {
         for (link, target) in t.links(d) {
             if !inside_repository(root, &target) {
                 return Err(PlanError {
+                    config: false,
                     path: relative(root, &link),
                     line: None,
                     message: format!(
@@ -438,6 +443,7 @@ pub fn helm_target(
     let chart = read_chart_in(t, &spec.chart)?;
     if chart.library {
         return Err(PlanError {
+            config: false,
             path: relative(root, &spec.chart.join("Chart.yaml")),
             line: None,
             message:
@@ -464,6 +470,7 @@ pub fn kustomize_target(
     let root = t.root();
     if kustomization_file_in(t, &dir).is_none() {
         return Err(PlanError {
+            config: false,
             path: relative(root, &dir),
             line: None,
             message: format!("no {} here", KUSTOMIZATION_FILES.join(" / ")),
@@ -494,6 +501,19 @@ pub fn from_config(t: &dyn Tree, specs: &[TargetSpec], config_file: &Path) -> Pl
             SourceSpec::Manifests { paths } => {
                 let base = config_file.parent().unwrap_or(root);
                 let files = expand_globs(t, base, paths, &mut plan.errors);
+                if files.is_empty() {
+                    plan.errors.push(PlanError {
+                        config: true,
+                        path: config_name.clone(),
+                        line: Some(spec.line),
+                        message: format!(
+                            "no file matches the manifest paths {} (relative to {})",
+                            paths.join(", "),
+                            relative(root, base)
+                        ),
+                    });
+                    continue;
+                }
                 Ok(Target {
                     id: spec.name.clone().unwrap_or_else(|| {
                         paths
@@ -535,6 +555,7 @@ fn expand_globs(
                 builder.add(g);
             }
             Err(e) => errors.push(PlanError {
+                config: true,
                 path: p.clone(),
                 line: None,
                 message: format!("invalid glob: {e}"),
@@ -552,13 +573,6 @@ fn expand_globs(
             _ => {}
         }
     }
-    if files.is_empty() {
-        errors.push(PlanError {
-            path: patterns.join(", "),
-            line: None,
-            message: "no file matches these manifest paths".into(),
-        });
-    }
     files
 }
 
@@ -569,6 +583,7 @@ fn is_yaml(path: &Path) -> bool {
 /// A directory or file discovery could not read: an input error (exit 3).
 fn unreadable(root: &Path, path: &Path, why: &str) -> PlanError {
     PlanError {
+        config: false,
         path: relative(root, path),
         line: None,
         message: format!("cannot be read, so what it holds is not scanned: {why}"),
@@ -596,6 +611,7 @@ pub fn discover(t: &dyn Tree, dir: &Path) -> Plan {
                         yaml_files.push(e.path.clone())
                     }
                     real if !real.starts_with(root) => plan.errors.push(PlanError {
+                        config: false,
                         path: relative(root, &e.path),
                         line: None,
                         message: format!(

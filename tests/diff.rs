@@ -800,3 +800,47 @@ fn a_forbidden_sysctl_is_attributed_to_its_own_item() {
     );
     assert_line(&repo, &at, "- name: kernel.msgmax");
 }
+
+#[test]
+fn manifest_globs_that_the_change_empties_fix_and_globs_that_never_match_are_config_errors() {
+    let repo = Repo::new("");
+    repo.write(
+        ".kpsa.yaml",
+        "version: 1\nfail-on: baseline\ntargets:\n  - name: raw\n    manifests: {paths: [\"raw/*.yaml\"]}\n",
+    );
+    repo.write("raw/pod.yaml", common::PRIVILEGED_DEPLOYMENT);
+    repo.commit("base");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo.git(&["rm", "-q", "raw/pod.yaml"]);
+    repo.commit("the manifests go");
+    let (code, r, stderr) = diff(&repo, "main..feature", &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(with_status(&r, "fixed").contains(&t("raw", "privileged", "app")));
+    assert!(with_status(&r, "new").is_empty());
+    assert!(
+        r["errors"].as_array().unwrap().is_empty(),
+        "{}",
+        r["errors"]
+    );
+
+    // A glob that matches nothing on either side names the config line (exit 2).
+    repo.git(&["checkout", "-q", "main"]);
+    repo.write(
+        ".kpsa.yaml",
+        "version: 1\nfail-on: baseline\ntargets:\n  - name: raw\n    manifests: {paths: [\"nothing/*.yaml\"]}\n",
+    );
+    repo.commit("a glob that matches nothing");
+    repo.git(&["checkout", "-q", "-b", "other"]);
+    repo.write("README.md", "x\n");
+    repo.commit("unrelated");
+    let run = repo.kpsa(".", &["diff", "main..other", "-q"], &[]);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains(".kpsa.yaml:4")
+            && run
+                .stderr
+                .contains("no file matches the manifest paths nothing/*.yaml"),
+        "{}",
+        run.stderr
+    );
+}

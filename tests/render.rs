@@ -653,12 +653,17 @@ fn configured_manifest_globs() {
         ".kpsa.yaml",
         "version: 1\ntargets:\n  - manifests: {paths: [\"nothing/*.yaml\"]}\n",
     );
+    // A glob that matches nothing is a configuration error with its line.
     let run = repo.kpsa(".", &["scan", "--format", "json", "-q"], &[]);
-    assert_eq!(run.code, 3);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
     assert!(
-        run.json()["errors"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("no file matches")
+        run.stderr.contains(
+            "kpsa: error in the config: .kpsa.yaml:3: no file matches the manifest paths nothing/*.yaml (relative to .)"
+        ),
+        "{}",
+        run.stderr
     );
+    let run = repo.kpsa(".", &["targets"], &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
 }

@@ -853,6 +853,26 @@ fn make_plan(
     Ok(plan)
 }
 
+/// A planned target the configuration gets wrong (a glob that matches
+/// nothing) is a configuration error: exit 2, with the config's line.
+fn config_errors(plan: &Plan) -> Result<(), i32> {
+    let errors: Vec<&plan::PlanError> = plan.errors.iter().filter(|e| e.config).collect();
+    if errors.is_empty() {
+        return Ok(());
+    }
+    for e in errors {
+        let at = match e.line {
+            Some(l) => format!("{}:{l}", e.path),
+            None => e.path.clone(),
+        };
+        eprintln!(
+            "{}",
+            report::escape::log(&format!("kpsa: error in the config: {at}: {}", e.message))
+        );
+    }
+    Err(EXIT_USAGE)
+}
+
 fn manifests_target(id: String, path: PathBuf) -> Target {
     Target {
         id,
@@ -924,6 +944,9 @@ fn run_targets(args: TargetsArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
+    if let Err(code) = config_errors(&plan) {
+        return code;
+    }
     let esc = |s: &str| report::escape::log(s).into_owned();
     let out = if args.format == ListFormat::Json {
         let targets: Vec<serde_json::Value> = plan
@@ -1200,6 +1223,7 @@ fn scan_snapshot(args: &ScanArgs) -> Result<(Setup, Resolved, ScanResult), i32> 
         eprintln!("kpsa: {m}");
         EXIT_USAGE
     })?;
+    config_errors(&plan)?;
     // Nothing to scan is never a silent pass: a usage error when paths were
     // named, a warning for discovery (a shard may have no targets).
     if plan.targets.is_empty() && plan.errors.is_empty() {
