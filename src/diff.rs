@@ -34,6 +34,10 @@ pub struct Attributed {
     /// `values` (a changed values key reaches the field), `kustomization`
     /// (a changed line of the kustomization that applies the patch).
     pub via: crate::finding::Word,
+    /// The named templates (helpers) the values key reaches the field
+    /// through, outermost first (`values` only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub through: Vec<String>,
 }
 
 /// An [`Attributed`] as a saved report writes it.
@@ -45,6 +49,8 @@ struct AttributedText {
     #[serde(default = "first_column")]
     column: u32,
     via: String,
+    #[serde(default)]
+    through: Vec<String>,
 }
 
 fn first_column() -> u32 {
@@ -59,6 +65,7 @@ impl TryFrom<AttributedText> for Attributed {
             line: a.line,
             column: a.column.max(1),
             via: crate::finding::known(&a.via, &["location", "values", "kustomization"])?,
+            through: a.through,
         })
     }
 }

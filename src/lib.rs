@@ -29,4 +29,5 @@ pub mod report;
 pub mod scan;
 pub mod shard;
 pub mod suppress;
+pub mod templates;
 pub mod tree;

@@ -258,7 +258,14 @@ fn resolve_helm(chart: &Chart, source: &str) -> HelmSource {
             match dep {
                 Some(d) => match d.local_dir(&chart.dir) {
                     Some(dir) => read_chart(&dir).ok(),
-                    None => return HelmSource::Dependency(chart.dir.join("Chart.yaml"), d.line),
+                    // Vendored in `charts/` under its name, rendered under
+                    // its alias.
+                    None => match vendored(&chart.dir, &d.name) {
+                        Some(c) => Some(c),
+                        None => {
+                            return HelmSource::Dependency(chart.dir.join("Chart.yaml"), d.line);
+                        }
+                    },
                 },
                 None => None,
             }
@@ -272,6 +279,20 @@ fn resolve_helm(chart: &Chart, source: &str) -> HelmSource {
         }
     }
     HelmSource::File(chart.dir.join(rest))
+}
+
+/// The chart directory in `dir/charts/` whose `Chart.yaml` names `name`.
+fn vendored(dir: &Path, name: &str) -> Option<Chart> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir.join("charts"))
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("Chart.yaml").is_file())
+        .collect();
+    entries.sort();
+    entries
+        .into_iter()
+        .find_map(|p| read_chart(&p).ok().filter(|c| c.name == name))
 }
 
 /// A template with its comments (`{{/* … */}}`, `{{- /* … */ -}}`, over any

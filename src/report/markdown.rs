@@ -544,6 +544,7 @@ mod tests {
             line: 6,
             column: 3,
             via: "values",
+            through: Vec::new(),
         };
         let item = Item {
             finding: &f,

@@ -398,8 +398,20 @@ fn render_diff_raw(o: &Outcome, run: &RunInfo, color: bool) -> String {
         let loc = match &c.attributed_location {
             Some(a) => {
                 if a.path != f.location.path || a.line != f.location.line {
+                    let through = if a.through.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            " through {}",
+                            a.through
+                                .iter()
+                                .map(|t| format!("`{t}`"))
+                                .collect::<Vec<_>>()
+                                .join(" → ")
+                        )
+                    };
                     notes.push(format!(
-                        "introduced here ({}); the field is written at {}:{}",
+                        "introduced here ({}{through}); the field is written at {}:{}",
                         match a.via {
                             "values" => "a changed values key that reaches the field",
                             "kustomization" =>
