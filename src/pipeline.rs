@@ -121,6 +121,19 @@ pub fn render_all(
     let done = AtomicUsize::new(0);
     let stderr = Mutex::new(());
     let total = to_render.len();
+    // A terminal gets a bar that redraws itself (indicatif); a log gets lines.
+    let bar = (progress.style == ProgressStyle::Bar && total > 0).then(|| {
+        let bar = indicatif::ProgressBar::with_draw_target(
+            Some(total as u64),
+            indicatif::ProgressDrawTarget::stderr(),
+        );
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("[{bar:30}] {pos}/{len} {msg}")
+                .expect("a valid template")
+                .progress_chars("#> "),
+        );
+        bar
+    });
     let rendered: Vec<(String, Result<render::Rendered, RenderError>)> = to_render
         .par_iter()
         .map(|t| {
@@ -131,17 +144,10 @@ pub fn render_all(
             let side = progress.side.map(|s| format!("{s}: ")).unwrap_or_default();
             match progress.style {
                 ProgressStyle::Bar => {
-                    let width = 30;
-                    let filled = width * n / total.max(1);
-                    let _ = write!(
-                        err,
-                        "\r\x1b[K[{}{}] {n}/{total} {side}{}",
-                        "#".repeat(filled),
-                        " ".repeat(width - filled),
-                        t.id
-                    );
-                    if n == total {
-                        let _ = write!(err, "\r\x1b[K");
+                    if let Some(bar) = &bar {
+                        // Target ids come from the repository: no control characters.
+                        bar.set_message(crate::report::escape::log(&format!("{side}{}", t.id)).into_owned());
+                        bar.inc(1);
                     }
                 }
                 ProgressStyle::Lines => {
@@ -166,6 +172,9 @@ pub fn render_all(
             (t.id.clone(), r)
         })
         .collect();
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
 
     crate::interrupt::check();
     let mut timings = Timings::default();
