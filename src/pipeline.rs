@@ -146,7 +146,9 @@ pub fn render_all(
                 ProgressStyle::Bar => {
                     if let Some(bar) = &bar {
                         // Target ids come from the repository: no control characters.
-                        bar.set_message(crate::report::escape::log(&format!("{side}{}", t.id)).into_owned());
+                        bar.set_message(
+                            crate::report::escape::log(&format!("{side}{}", t.id)).into_owned(),
+                        );
                         bar.inc(1);
                     }
                 }

@@ -24,21 +24,6 @@ impl Style {
             text.to_string()
         }
     }
-    /// The label and colour of a severity: error (red), warning (yellow), note (cyan).
-    fn severity_parts(s: Severity) -> (&'static str, &'static str) {
-        match s {
-            Severity::High => ("1;31", "error"),
-            Severity::Medium => ("1;33", "warning"),
-            Severity::Low => ("1;36", "note"),
-        }
-    }
-    fn severity(&self, s: Severity) -> String {
-        let (code, label) = Self::severity_parts(s);
-        self.paint(code, label)
-    }
-    fn dim(&self, text: &str) -> String {
-        self.paint("2", text)
-    }
 }
 
 /// The text report of a scan, safe for a terminal or a CI log
@@ -138,7 +123,8 @@ fn errors(out: &mut String, style: &Style, sources: &mut Sources, errors: &[Inpu
 }
 
 /// A finding with a code frame at `loc` (its location, or the changed line
-/// it is attributed to) and extra `notes`.
+/// it is attributed to) and extra `notes`, drawn by annotate-snippets (the
+/// renderer of rustc's diagnostics).
 fn frame(
     out: &mut String,
     style: &Style,
@@ -147,38 +133,8 @@ fn frame(
     loc: &Location,
     notes: &[String],
 ) {
-    let _ = writeln!(
-        out,
-        "{}[{}]: {}",
-        style.severity(f.severity),
-        style.paint("1", f.check),
-        style.paint("1", &f.message)
-    );
-    let _ = writeln!(
-        out,
-        "  {} {}:{}:{}",
-        style.paint("1;34", "-->"),
-        loc.path,
-        loc.line,
-        loc.column
-    );
-    let gutter = loc.line.to_string();
-    let w = gutter.len();
-    let bar = style.paint("1;34", "|");
-    if let Some(src) = sources.line(&loc.path, loc.line) {
-        let start = (loc.column as usize).saturating_sub(1);
-        let rest: String = src.chars().skip(start).collect();
-        let token = rest
-            .split([':', ' '])
-            .next()
-            .filter(|t| !t.is_empty())
-            .unwrap_or("^");
-        let width = token.trim_start_matches("- ").chars().count().max(1);
-        let _ = writeln!(out, "{:w$} {bar}", "");
-        let _ = writeln!(out, "{} {bar} {src}", style.paint("1;34", &gutter));
-        let marker = style.paint(Style::severity_parts(f.severity).0, &"^".repeat(width));
-        let _ = writeln!(out, "{:w$} {bar} {}{marker}", "", " ".repeat(start));
-    }
+    use annotate_snippets::{AnnotationKind, Level, Origin, Renderer, Snippet};
+
     let who = match &f.container {
         Some(c) => format!("{}, container \"{c}\"", f.object.display()),
         None => f.object.display(),
@@ -188,29 +144,16 @@ fn frame(
         Tier::Restricted => "breaks PSS restricted: the pod is at most Baseline",
         Tier::Hardened => "OWASP K01 hardening beyond PSS",
     };
-    let _ = writeln!(
-        out,
-        "{:w$} {} {who}; {} ({})",
-        "",
-        style.dim("="),
-        tier,
-        f.severity.as_str()
-    );
-    let _ = writeln!(out, "{:w$} {} field: {}", "", style.dim("="), f.field);
+    let mut lines = vec![
+        format!("{who}; {tier} ({})", f.severity.as_str()),
+        format!("field: {}", f.field),
+    ];
     if let Some(a) = &f.admission {
-        let _ = writeln!(
-            out,
-            "{:w$} {} admission: {}",
-            "",
-            style.dim("="),
-            a.describe()
-        );
-        for p in &a.problems {
-            let _ = writeln!(out, "{:w$} {} admission: {p}", "", style.dim("="));
-        }
+        lines.push(format!("admission: {}", a.describe()));
+        lines.extend(a.problems.iter().map(|p| format!("admission: {p}")));
     }
     if let Some(s) = &f.suppression {
-        let text = match (&s.problem, &s.reason) {
+        lines.push(match (&s.problem, &s.reason) {
             (Some(p), _) => format!("suppression not applied ({}): {p}", s.source),
             (None, Some(r)) => format!(
                 "suppressed by {}: {r}{}",
@@ -221,38 +164,65 @@ fn frame(
                     .unwrap_or_default()
             ),
             (None, None) => format!("suppressed by {}", s.source),
-        };
-        let _ = writeln!(out, "{:w$} {} {text}", "", style.dim("="));
+        });
     }
     if f.accepted {
-        let _ = writeln!(
-            out,
-            "{:w$} {} accepted (in the accepted-findings file)",
-            "",
-            style.dim("=")
-        );
+        lines.push("accepted (in the accepted-findings file)".into());
     }
-    for n in notes {
-        let _ = writeln!(out, "{:w$} {} {n}", "", style.dim("="));
-    }
+    lines.extend(notes.iter().cloned());
     if let Some(r) = f.rendered {
-        let _ = writeln!(
-            out,
-            "{:w$} {} rendered: target {}, line {} of its output",
-            "",
-            style.dim("="),
-            f.target,
-            r.line
-        );
+        lines.push(format!(
+            "rendered: target {}, line {} of its output",
+            f.target, r.line
+        ));
     }
-    let _ = writeln!(
-        out,
-        "{:w$} {} fix: `kpsa explain {}`",
-        "",
-        style.dim("="),
-        f.check
-    );
-    out.push('\n');
+    lines.push(format!("fix: `kpsa explain {}`", f.check));
+
+    let level = match f.severity {
+        Severity::High => Level::ERROR,
+        Severity::Medium => Level::WARNING,
+        Severity::Low => Level::NOTE,
+    };
+    let title = level.primary_title(f.message.as_str()).id(f.check);
+    let src = sources.line(&loc.path, loc.line);
+    let mut group = match &src {
+        Some(src) => {
+            // The key at the column (`privileged` of `privileged: true`,
+            // `name` of `- name: app`), as byte offsets into the line.
+            let start = src
+                .char_indices()
+                .nth((loc.column as usize).saturating_sub(1))
+                .map_or(src.len(), |(i, _)| i);
+            let rest = &src[start..];
+            let token = rest.split([':', ' ']).next().unwrap_or("");
+            let width = match token.trim_start_matches("- ") {
+                "" => rest.chars().next().map_or(0, char::len_utf8),
+                t => t.len(),
+            };
+            let span = start..start + width;
+            title.element(
+                Snippet::source(src.as_str())
+                    .line_start(loc.line as usize)
+                    .path(loc.path.as_str())
+                    .annotation(AnnotationKind::Primary.span(span)),
+            )
+        }
+        None => title.element(
+            Origin::path(loc.path.as_str())
+                .line(loc.line as usize)
+                .char_column(loc.column as usize),
+        ),
+    };
+    for l in &lines {
+        group = group.element(Level::NOTE.no_name().message(l.as_str()));
+    }
+    let renderer = if style.color {
+        Renderer::styled()
+    } else {
+        Renderer::plain()
+    };
+    out.push_str(&renderer.render(&[group]));
+    out.push_str("\n\n");
 }
 
 fn summary(result: &ScanResult, run: &RunInfo, style: &Style) -> String {
