@@ -322,7 +322,7 @@ fn rate_limits_and_server_errors_are_retried() {
 }
 
 #[test]
-fn a_kubeconfig_with_a_token_works_and_credential_programs_are_refused() {
+fn kubeconfigs_with_a_token_or_a_client_certificate_work_and_credential_programs_are_refused() {
     use base64::Engine;
     let api = FakeKube::start("v1.30.2");
     api.namespace("shop", &[("enforce", "baseline")]);
@@ -365,6 +365,49 @@ fn a_kubeconfig_with_a_token_works_and_credential_programs_are_refused() {
         run.stderr
     );
     assert!(!marker.exists());
+
+    // A client certificate (with the token, as kubectl sends both) against
+    // an API server that requires one; without it the handshake fails.
+    let api = FakeKube::start_with("v1.30.2", true);
+    api.namespace("shop", &[("enforce", "baseline")]);
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let with_cert = format!(
+        "apiVersion: v1\nkind: Config\ncurrent-context: test\nclusters:\n- name: c\n  cluster:\n    server: {}\n    certificate-authority-data: {}\ncontexts:\n- name: test\n  context: {{cluster: c, user: u}}\nusers:\n- name: u\n  user:\n    token: {TOKEN}\n    client-certificate-data: {}\n    client-key-data: {}\n",
+        api.url,
+        b64(&api.ca_pem),
+        b64(&api.client.0),
+        b64(&api.client.1)
+    );
+    std::fs::write(s.path().join("kubeconfig"), &with_cert).unwrap();
+    let run = s.run(&[], &["--kubeconfig", "kubeconfig"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let without = with_cert
+        .lines()
+        .filter(|l| !l.contains("client-"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(s.path().join("kubeconfig"), without).unwrap();
+    let run = s.run(&[], &["--kubeconfig", "kubeconfig"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(
+        api.log().iter().filter(|l| *l == "GET /version").count() == 1,
+        "{:?}",
+        api.log()
+    );
+    // A certificate without its key is a clear error.
+    let half = with_cert
+        .lines()
+        .filter(|l| !l.contains("client-key"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(s.path().join("kubeconfig"), half).unwrap();
+    let run = s.run(&[], &["--kubeconfig", "kubeconfig"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("a client certificate without its key"),
+        "{}",
+        run.stderr
+    );
 
     let insecure = kubeconfig(&format!("    token: {TOKEN}\n")).replace(
         "    certificate-authority-data:",

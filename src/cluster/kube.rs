@@ -67,7 +67,10 @@ impl Cluster {
             format!("https://{host}:{port}"),
             format!("in-cluster service account ({})", dir.display()),
             &ca,
-            Credential::Token(token.trim().to_string()),
+            Credential {
+                token: Some(token.trim().to_string()),
+                identity: None,
+            },
         )
     }
 
@@ -129,7 +132,7 @@ impl Cluster {
             .find(|u| u.name == ctx.context.user)
             .map(|u| &u.user);
         let credential = match user {
-            None => Credential::None,
+            None => Credential::default(),
             Some(u) if u.exec.is_some() || u.auth_provider.is_some() => {
                 return Err(format!(
                     "user {:?} in {} gets its credentials from a program (exec / auth-provider); kpsa runs no credential plugins: \
@@ -139,38 +142,42 @@ impl Cluster {
                 ));
             }
             Some(u) => {
-                if let Some(t) = &u.token {
-                    Credential::Token(t.clone())
-                } else if let Some(f) = &u.token_file {
-                    let t = read_relative(base, f)?;
-                    Credential::Token(String::from_utf8_lossy(&t).trim().to_string())
-                } else {
-                    let cert = match (&u.client_certificate_data, &u.client_certificate) {
-                        (Some(d), _) => Some(decode(d, "client-certificate-data")?),
-                        (None, Some(p)) => Some(read_relative(base, p)?),
-                        _ => None,
-                    };
-                    let key = match (&u.client_key_data, &u.client_key) {
-                        (Some(d), _) => Some(decode(d, "client-key-data")?),
-                        (None, Some(p)) => Some(read_relative(base, p)?),
-                        _ => None,
-                    };
-                    match (cert, key) {
-                        (Some(mut c), Some(k)) => {
-                            c.push(b'\n');
-                            c.extend(k);
-                            Credential::Identity(c)
-                        }
-                        (None, None) => Credential::None,
-                        _ => {
-                            return Err(format!(
-                                "user {:?} in {} has a client certificate without its key (or the reverse)",
-                                ctx.context.user,
-                                file.display()
-                            ));
-                        }
+                // Like kubectl: a bearer token and a client certificate may
+                // both be given, and both are used.
+                let token = match (&u.token, &u.token_file) {
+                    (Some(t), _) => Some(t.clone()),
+                    (None, Some(f)) => {
+                        let t = read_relative(base, f)?;
+                        Some(String::from_utf8_lossy(&t).trim().to_string())
                     }
-                }
+                    (None, None) => None,
+                };
+                let cert = match (&u.client_certificate_data, &u.client_certificate) {
+                    (Some(d), _) => Some(decode(d, "client-certificate-data")?),
+                    (None, Some(p)) => Some(read_relative(base, p)?),
+                    _ => None,
+                };
+                let key = match (&u.client_key_data, &u.client_key) {
+                    (Some(d), _) => Some(decode(d, "client-key-data")?),
+                    (None, Some(p)) => Some(read_relative(base, p)?),
+                    _ => None,
+                };
+                let identity = match (cert, key) {
+                    (Some(mut c), Some(k)) => {
+                        c.push(b'\n');
+                        c.extend(k);
+                        Some(c)
+                    }
+                    (None, None) => None,
+                    _ => {
+                        return Err(format!(
+                            "user {:?} in {} has a client certificate without its key (or the reverse)",
+                            ctx.context.user,
+                            file.display()
+                        ));
+                    }
+                };
+                Credential { token, identity }
             }
         };
         Cluster::new(
@@ -204,19 +211,16 @@ impl Cluster {
             .timeout(Duration::from_secs(30))
             .user_agent(concat!("kpsa/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::none());
-        match cred {
-            Credential::Token(t) => {
-                let mut v = HeaderValue::from_str(&format!("Bearer {t}"))
-                    .map_err(|_| "the token is not a valid header value".to_string())?;
-                v.set_sensitive(true);
-                headers.insert(http::header::AUTHORIZATION, v);
-            }
-            Credential::Identity(pem) => {
-                let id = reqwest::Identity::from_pem(&pem)
-                    .map_err(|e| format!("the client certificate or key cannot be read: {e}"))?;
-                builder = builder.identity(id);
-            }
-            Credential::None => {}
+        if let Some(t) = cred.token {
+            let mut v = HeaderValue::from_str(&format!("Bearer {t}"))
+                .map_err(|_| "the token is not a valid header value".to_string())?;
+            v.set_sensitive(true);
+            headers.insert(http::header::AUTHORIZATION, v);
+        }
+        if let Some(pem) = cred.identity {
+            let id = reqwest::Identity::from_pem(&pem)
+                .map_err(|e| format!("the client certificate or key cannot be read: {e}"))?;
+            builder = builder.identity(id);
         }
         let client = builder
             .default_headers(headers)
@@ -330,11 +334,13 @@ impl Cluster {
     }
 }
 
-enum Credential {
-    Token(String),
+/// How kpsa authenticates: a bearer token, a client certificate, both, or
+/// neither.
+#[derive(Default)]
+struct Credential {
+    token: Option<String>,
     /// PEM certificate chain followed by the key.
-    Identity(Vec<u8>),
-    None,
+    identity: Option<Vec<u8>>,
 }
 
 fn transport(e: &reqwest::Error) -> String {

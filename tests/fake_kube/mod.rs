@@ -44,6 +44,8 @@ pub struct FakeKube {
     pub port: u16,
     /// The CA that signed the server's certificate (PEM).
     pub ca_pem: String,
+    /// A client certificate and key (PEM) the CA signed.
+    pub client: (String, String),
     _wiremock: MockServer,
     runtime: tokio::runtime::Runtime,
 }
@@ -140,11 +142,13 @@ impl Respond for Api {
     }
 }
 
-/// A CA and a server certificate it signed, both PEM.
+/// A CA, a server certificate and a client certificate it signed, all PEM.
 pub struct Pki {
     pub ca_pem: String,
     pub cert_pem: String,
     pub key_pem: String,
+    pub client_cert_pem: String,
+    pub client_key_pem: String,
 }
 
 pub fn pki() -> Pki {
@@ -163,15 +167,31 @@ pub fn pki() -> Pki {
         .distinguished_name
         .push(DnType::CommonName, "kube-apiserver");
     let cert = params.signed_by(&key, &issuer).unwrap();
+    let client_key = KeyPair::generate().unwrap();
+    let mut client = CertificateParams::new(Vec::<String>::new()).unwrap();
+    client
+        .distinguished_name
+        .push(DnType::CommonName, "kpsa-checker");
+    client.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    let client_cert = client.signed_by(&client_key, &issuer).unwrap();
     Pki {
         ca_pem: ca_cert.pem(),
         cert_pem: cert.pem(),
         key_pem: key.serialize_pem(),
+        client_cert_pem: client_cert.pem(),
+        client_key_pem: client_key.serialize_pem(),
     }
 }
 
 impl FakeKube {
     pub fn start(git_version: &str) -> FakeKube {
+        FakeKube::start_with(git_version, false)
+    }
+
+    /// With `client_certs`, the TLS handshake requires a client certificate
+    /// the test CA signed (as an API server with `--client-ca-file` does
+    /// for certificate users); `client` holds one.
+    pub fn start_with(git_version: &str, client_certs: bool) -> FakeKube {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -196,10 +216,20 @@ impl FakeKube {
             .collect::<Result<Vec<_>, _>>()
             .unwrap();
         let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(pki.key_pem.as_bytes()).unwrap();
-        let config = rustls::ServerConfig::builder()
-            .with_no_client_auth()
-            .with_single_cert(certs, key)
-            .unwrap();
+        let builder = rustls::ServerConfig::builder();
+        let builder = if client_certs {
+            let mut roots = rustls::RootCertStore::empty();
+            for c in rustls::pki_types::CertificateDer::pem_slice_iter(pki.ca_pem.as_bytes()) {
+                roots.add(c.unwrap()).unwrap();
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder(Arc::new(roots))
+                .build()
+                .unwrap();
+            builder.with_client_cert_verifier(verifier)
+        } else {
+            builder.with_no_client_auth()
+        };
+        let config = builder.with_single_cert(certs, key).unwrap();
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
@@ -227,7 +257,8 @@ impl FakeKube {
             state,
             url: format!("https://127.0.0.1:{port}"),
             port,
-            ca_pem: pki.ca_pem,
+            ca_pem: pki.ca_pem.clone(),
+            client: (pki.client_cert_pem.clone(), pki.client_key_pem.clone()),
             _wiremock: wiremock,
             runtime,
         }
