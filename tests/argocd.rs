@@ -355,6 +355,28 @@ fn an_overlay_is_built_as_kustomize_builds_it_and_may_use_its_base() {
 }
 
 #[test]
+fn remote_bases_need_the_platforms_consent() {
+    let c = Checkout::new("platform/deploy", "deploy");
+    c.write(
+        "deploy/remote/kustomization.yaml",
+        "resources:\n  - https://github.com/example/manifests//base?ref=v1\n",
+    );
+    let run = generate(&c.root(), "deploy/remote", &[]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(run.stdout.is_empty());
+    assert!(
+        run.stderr.contains("names the remote resource"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("--allow-remote-resources"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
 fn a_plain_directory_is_read_without_recursion() {
     let c = Checkout::new("platform/deploy/base", "app");
     c.write("app/nested/privileged.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: c, image: x, securityContext: {privileged: true}}\n");

@@ -59,6 +59,11 @@ pub(super) struct GenerateArgs {
     /// Forbid every network access by the render programs (no Helm dependency downloads).
     #[arg(long)]
     offline: bool,
+    /// Let Kustomize fetch remote bases and resources (git and HTTP URLs), as Argo CD's own
+    /// Kustomize does; refused by default (the repository would choose what the sidecar
+    /// downloads).
+    #[arg(long)]
+    allow_remote_resources: bool,
 }
 
 /// The image the PreSync hook runs by default.
@@ -261,7 +266,7 @@ fn generate(a: GenerateArgs) -> i32 {
         render_timeout: None,
         max_render_bytes: None,
         max_tree_entries: None,
-        allow_remote_resources: false,
+        allow_remote_resources: a.allow_remote_resources,
         offline: a.offline,
     };
     let eval = quiet_eval_args();
