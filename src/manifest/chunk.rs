@@ -65,7 +65,10 @@ impl<R: BufRead> Chunker<R> {
 
     fn take_current(&mut self, next_first_line: u32) -> Chunk {
         let first_line = self.current_first_line;
-        let bytes = std::mem::take(&mut self.current);
+        // The next document is likely the size of this one: one allocation
+        // per document instead of a doubling series.
+        let capacity = self.current.len().min(self.max_document_bytes);
+        let bytes = std::mem::replace(&mut self.current, Vec::with_capacity(capacity));
         let oversized = std::mem::replace(&mut self.oversized, false);
         self.current_first_line = next_first_line;
         let text = if oversized {
