@@ -39,6 +39,7 @@ pub fn attribute(
     target: Option<&Target>,
     changes: &Changes,
     root: &Path,
+    defines: &mut crate::templates::Cache,
 ) -> Option<Attributed> {
     let loc = &f.location;
     if changes
@@ -85,11 +86,11 @@ pub fn attribute(
                 .iter()
                 .filter_map(|d| d.local_dir(&h.chart.dir))
                 .collect();
-            let defines = crate::templates::Defines::of_chart(root, &h.chart.dir, &deps);
-            if let Some(a) = changed_helper_line(f, &template, &defines, changes, root) {
+            let defines = defines.of_chart(root, &h.chart.dir, &deps);
+            if let Some(a) = changed_helper_line(f, &template, defines, changes, root) {
                 return Some(a);
             }
-            let helpers = helper_references(&template, loc.line, &defines);
+            let helpers = helper_references(&template, loc.line, defines);
             values.iter().rev().find_map(|(file, prefix)| {
                 let lines = changes.added.get(file)?;
                 let text = crate::plan::read_inside(root, Path::new(file))?;
@@ -298,13 +299,9 @@ fn changed_helper_line(
             let Some(lines) = changes.added.get(&file) else {
                 continue;
             };
-            let body_lines = def.body.lines().count() as u32;
             for (i, text) in def.body.lines().enumerate() {
                 let n = def.line + i as u32;
-                if n < def.line + body_lines
-                    && lines.contains(&n)
-                    && text.trim_start().starts_with(&written)
-                {
+                if lines.contains(&n) && text.trim_start().starts_with(&written) {
                     return Some(Attributed {
                         path: file,
                         line: n,

@@ -584,12 +584,14 @@ pub fn run(req: &Request, settings: Settings) -> Result<Outcome, Failure> {
         .iter()
         .map(|t| (t.id.as_str(), t))
         .collect();
+    let mut defines = crate::templates::Cache::default();
     for c in findings.iter_mut().filter(|c| c.status == Status::New) {
         c.attributed_location = attribute(
             &c.finding,
             head_by_id.get(c.finding.target.as_str()).copied(),
             &changes,
             head.root(),
+            &mut defines,
         );
     }
     findings.sort_by(|a, b| {

@@ -39,6 +39,25 @@ pub struct Defines {
     pub by_name: HashMap<String, Define>,
 }
 
+/// The named templates of each chart a run attributes findings in, read
+/// once per chart rather than once per finding.
+#[derive(Debug, Default)]
+pub struct Cache(HashMap<PathBuf, Defines>);
+
+impl Cache {
+    /// [`Defines::of_chart`], read the first time a chart is asked for.
+    pub fn of_chart(
+        &mut self,
+        root: &Path,
+        chart_dir: &Path,
+        dependency_dirs: &[PathBuf],
+    ) -> &Defines {
+        self.0
+            .entry(chart_dir.to_path_buf())
+            .or_insert_with(|| Defines::of_chart(root, chart_dir, dependency_dirs))
+    }
+}
+
 /// What `.` (and `$`) is inside a helper: the chart's root context, a
 /// values path, or a `dict` of them.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -249,32 +249,18 @@ fn split_list(s: Option<&String>) -> Vec<String> {
     .unwrap_or_default()
 }
 
-/// The policy version of a cluster version: `1.30.2`, `v1.30.2`,
-/// `v1.30.2+k3s1`, `1.30.2-eks-4096722` and `v1.30` all give `v1.30`;
-/// newer than kpsa knows evaluates as the newest, with a warning.
+/// The policy version of `KUBE_VERSION` ([`Version::of_release`]),
+/// clamped to the newest kpsa knows, with a warning when it was.
 pub fn kube_version(raw: &str) -> Result<(Version, Option<String>), String> {
-    let bad = || {
+    let requested = Version::of_release(raw).ok_or_else(|| {
         format!(
             "KUBE_VERSION {raw:?} is not a Kubernetes version (expected `1.30.2` or `v1.30.2+k3s1`)"
         )
-    };
-    let s = raw.trim().strip_prefix('v').unwrap_or(raw.trim());
-    let mut parts = s.splitn(3, '.');
-    let major = parts.next().ok_or_else(bad)?;
-    let minor_part = parts.next().ok_or_else(bad)?;
-    let digits: String = minor_part
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    if major != "1" || digits.is_empty() || digits.len() > 4 {
-        return Err(bad());
-    }
-    let minor: u32 = digits.parse().map_err(|_| bad())?;
-    let version = VersionSpec::Exact(Version::v1(minor)).resolve();
-    let warning = (version.minor < minor).then(|| {
-        format!("KUBE_VERSION {raw}: kpsa knows Pod Security policies up to {version}; evaluating v1.{minor} as {version}")
-    });
-    Ok((version, warning))
+    })?;
+    let warning = requested
+        .beyond_newest()
+        .map(|w| format!("KUBE_VERSION {raw}: {w}"));
+    Ok((VersionSpec::Exact(requested).resolve(), warning))
 }
 
 /// A Go `time.ParseDuration` string: `90s`, `1m30s`, `2h`, `1.5m`, `300ms`.

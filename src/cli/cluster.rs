@@ -172,16 +172,14 @@ fn check(a: CheckArgs) -> i32 {
             return EXIT_INPUT;
         }
     };
-    let version = match crate::argocd::env::kube_version(&git_version) {
-        Ok((v, w)) => {
-            warnings.extend(w);
-            v
-        }
-        Err(m) => {
-            say(&format!("error: the API server's version: {m}"));
-            return EXIT_INPUT;
-        }
+    let Some(requested) = crate::policy::Version::of_release(&git_version) else {
+        say(&format!(
+            "error: the API server's version {git_version:?} is not a Kubernetes version"
+        ));
+        return EXIT_INPUT;
     };
+    warnings.extend(requested.beyond_newest());
+    let version = VersionSpec::Exact(requested).resolve();
     let mut live = Live {
         version,
         namespaces: BTreeMap::new(),

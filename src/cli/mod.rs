@@ -1136,15 +1136,10 @@ fn version_warning(e: &EvalArgs, config: Option<&Config>) -> Option<String> {
     let spec = e
         .kubernetes_version
         .or_else(|| config.and_then(|c| c.kubernetes_version));
-    if let Some(VersionSpec::Exact(v)) = spec {
-        let version = VersionSpec::Exact(v).resolve();
-        if v != version {
-            return Some(format!(
-                "kpsa knows Pod Security policies up to {version}; evaluating {v} as {version}"
-            ));
-        }
+    match spec {
+        Some(VersionSpec::Exact(v)) => v.beyond_newest(),
+        _ => None,
     }
-    None
 }
 
 /// A digest of every setting that decides the verdict: level, version,

@@ -37,6 +37,37 @@ impl fmt::Display for Version {
     }
 }
 
+impl Version {
+    /// The minor version of a Kubernetes release as clusters and Argo CD
+    /// report it: `1.30.2`, `v1.30.2`, `v1.30.2+k3s1`, `1.29.6-eks-4096722`
+    /// and `v1.30` all give `v1.30` (not clamped to the newest known).
+    pub fn of_release(raw: &str) -> Option<Version> {
+        let s = raw.trim().strip_prefix('v').unwrap_or(raw.trim());
+        let mut parts = s.splitn(3, '.');
+        let major = parts.next()?;
+        let digits: String = parts
+            .next()?
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        if major != "1" || digits.is_empty() || digits.len() > 4 {
+            return None;
+        }
+        Some(Version::v1(digits.parse().ok()?))
+    }
+
+    /// The warning for a version newer than the newest policy kpsa knows,
+    /// which it is evaluated as.
+    pub fn beyond_newest(self) -> Option<String> {
+        let newest = VersionSpec::Exact(self).resolve();
+        (newest != self).then(|| {
+            format!(
+                "kpsa knows Pod Security policies up to {newest}; evaluating {self} as {newest}"
+            )
+        })
+    }
+}
+
 /// A version as written by a user: `latest` or `v1.N` exactly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VersionSpec {
